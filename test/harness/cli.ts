@@ -1,0 +1,124 @@
+/**
+ * npm run cluster -- start|stop|status
+ *
+ * start:  starts a detached control plane in <repo>/.cluster, prints the kubeconfig path
+ *         (the only stdout line). Prints the same path if one is already running.
+ * stop:   stops the processes recorded in .cluster/state.json and removes .cluster/.
+ * status: prints "running <kubeconfig>" (exit 0) or "stopped" (exit 1).
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { COMPONENTS, isReady, isRunning, repoRoot, startControlPlane, stopProcesses } from './control-plane.js';
+import type { ComponentName, ControlPlane, ProcessRef } from './control-plane.js';
+
+type State = Omit<ControlPlane, 'stop'> & { startedAt: string };
+
+const clusterDir = join(repoRoot(), '.cluster');
+const statePath = join(clusterDir, 'state.json');
+const log = (msg: string): void => console.error(msg);
+
+function readJson(path: string): unknown {
+  try {
+    return JSON.parse(readFileSync(path, 'utf8')) as unknown;
+  } catch {
+    return undefined;
+  }
+}
+
+function isProcessRef(v: unknown): v is ProcessRef {
+  if (typeof v !== 'object' || v === null) return false;
+  const r = v as Record<string, unknown>;
+  return (
+    typeof r.pid === 'number' &&
+    typeof r.bin === 'string' &&
+    typeof r.name === 'string' &&
+    (COMPONENTS as readonly string[]).includes(r.name)
+  );
+}
+
+function readState(): State | undefined {
+  const s = readJson(statePath);
+  if (typeof s !== 'object' || s === null) return undefined;
+  const st = s as Partial<State>;
+  if (typeof st.kubeconfigPath !== 'string' || !Array.isArray(st.processes)) return undefined;
+  return s as State;
+}
+
+/** Every process we may have started: state.json, plus processes.json (written during startup). */
+function recordedProcesses(): ProcessRef[] {
+  const during = readJson(join(clusterDir, 'processes.json'));
+  const all: unknown[] = [...(readState()?.processes ?? []), ...(Array.isArray(during) ? (during as unknown[]) : [])];
+  const byPid = new Map<number, ProcessRef>();
+  for (const p of all) if (isProcessRef(p)) byPid.set(p.pid, p);
+  const order = (n: ComponentName): number => COMPONENTS.indexOf(n);
+  return [...byPid.values()].sort((a, b) => order(a.name) - order(b.name));
+}
+
+async function stop(): Promise<void> {
+  const procs = recordedProcesses().filter((p) => isRunning(p));
+  await stopProcesses(procs, log);
+  await rm(clusterDir, { recursive: true, force: true });
+  log(`cluster: stopped ${procs.length} running process(es), removed ${clusterDir}`);
+}
+
+async function running(): Promise<State | undefined> {
+  const st = readState();
+  if (!st || !existsSync(st.kubeconfigPath)) return undefined;
+  if (st.processes.length !== COMPONENTS.length || !st.processes.every((p) => isRunning(p))) return undefined;
+  return (await isReady(st)) ? st : undefined;
+}
+
+async function start(): Promise<number> {
+  const current = await running();
+  if (current) {
+    console.log(current.kubeconfigPath);
+    return 0;
+  }
+  // Leftovers of a dead or half-started plane.
+  await stopProcesses(recordedProcesses(), log);
+
+  const abort = new AbortController();
+  const onSignal = (sig: NodeJS.Signals): void => abort.abort(new Error(`interrupted by ${sig}`));
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    const { stop: _stop, ...plane } = await startControlPlane({
+      dir: clusterDir,
+      detached: true,
+      log,
+      signal: abort.signal,
+    });
+    const state: State = { ...plane, startedAt: new Date().toISOString() };
+    await writeFile(statePath, `${JSON.stringify(state, null, 2)}\n`);
+    console.log(plane.kubeconfigPath);
+    return 0;
+  } catch (err) {
+    log(`cluster: start failed: ${err instanceof Error ? err.message : String(err)}`);
+    log(`cluster: logs in ${clusterDir}`);
+    return 1;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
+
+async function main(cmd: string | undefined): Promise<number> {
+  switch (cmd) {
+    case 'start':
+      return start();
+    case 'stop':
+      await stop();
+      return 0;
+    case 'status': {
+      const st = await running();
+      console.log(st ? `running ${st.kubeconfigPath}` : 'stopped');
+      return st ? 0 : 1;
+    }
+    default:
+      console.error('usage: npm run cluster -- start|stop|status');
+      return 2;
+  }
+}
+
+process.exit(await main(process.argv[2]));

@@ -1,0 +1,493 @@
+/**
+ * A real local Kubernetes control plane for integration tests: etcd, kube-apiserver and
+ * kube-controller-manager built from Go modules by test/control-plane/build.sh.
+ *
+ * No module-level mutable state and no signal handlers here: callers (cli.ts,
+ * with-cluster.ts, tests) own process lifetime and call stop().
+ */
+import { execFile, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { closeSync, openSync, readFileSync } from 'node:fs';
+import { access, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { request } from 'node:https';
+import { createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+
+const execFileAsync = promisify(execFile);
+
+export const COMPONENTS = ['etcd', 'kube-apiserver', 'kube-controller-manager'] as const;
+export type ComponentName = (typeof COMPONENTS)[number];
+
+/** A started process, enough to find and stop it again from another process. */
+export interface ProcessRef {
+  name: ComponentName;
+  pid: number;
+  /** Absolute path of the binary; used to check a pid still belongs to us before signalling it. */
+  bin: string;
+  logPath: string;
+}
+
+export interface ControlPlane {
+  kubeconfigPath: string;
+  /** https://127.0.0.1:<port> */
+  server: string;
+  dir: string;
+  binDir: string;
+  caCertPath: string;
+  adminCertPath: string;
+  adminKeyPath: string;
+  pids: Record<ComponentName, number>;
+  /** In start order (etcd, kube-apiserver, kube-controller-manager). */
+  processes: readonly ProcessRef[];
+  /** SIGTERM all (reverse order), SIGKILL after a grace period, wait for exit. Idempotent. */
+  stop(): Promise<void>;
+}
+
+export interface StartOptions {
+  /** Data dir; wiped first. Default: <repo>/.cluster */
+  dir?: string;
+  log?: (msg: string) => void;
+  /** Start the processes in their own session, unref'd, so they outlive this process. */
+  detached?: boolean;
+  /** Aborting stops whatever was started and rejects. */
+  signal?: AbortSignal;
+}
+
+export function repoRoot(): string {
+  return fileURLToPath(new URL('../../', import.meta.url)).replace(/\/$/, '');
+}
+
+/** Runs build.sh (progress on our stderr) and returns the folder holding the binaries. */
+export async function buildBinaries(signal?: AbortSignal): Promise<string> {
+  const script = join(repoRoot(), 'test', 'control-plane', 'build.sh');
+  const child = spawn('bash', [script], { stdio: ['ignore', 'pipe', 'inherit'], signal });
+  let out = '';
+  child.stdout.setEncoding('utf8');
+  child.stdout.on('data', (chunk: string) => {
+    out += chunk;
+  });
+  const code = await new Promise<number | null>((res, rej) => {
+    child.on('error', rej);
+    child.on('close', (c) => res(c));
+  });
+  if (code !== 0) throw new Error(`${script} failed with exit code ${String(code)}`);
+  const binDir = out.trim().split('\n').pop()?.trim() ?? '';
+  if (!binDir) throw new Error(`${script} printed no folder`);
+  for (const b of COMPONENTS) await access(join(binDir, b));
+  return binDir;
+}
+
+async function freePorts(n: number): Promise<number[]> {
+  const servers = await Promise.all(
+    Array.from(
+      { length: n },
+      () =>
+        new Promise<ReturnType<typeof createServer>>((res, rej) => {
+          const s = createServer();
+          s.once('error', rej);
+          s.listen(0, '127.0.0.1', () => res(s));
+        }),
+    ),
+  );
+  const ports = servers.map((s) => (s.address() as AddressInfo).port);
+  await Promise.all(servers.map((s) => new Promise<void>((res) => s.close(() => res()))));
+  return ports;
+}
+
+const OPENSSL_CNF = `[req]
+distinguished_name = dn
+prompt = no
+[dn]
+[v3_ca]
+basicConstraints = critical,CA:TRUE
+keyUsage = critical,keyCertSign,cRLSign,digitalSignature
+subjectKeyIdentifier = hash
+[v3_server]
+basicConstraints = critical,CA:FALSE
+keyUsage = critical,digitalSignature,keyEncipherment
+extendedKeyUsage = serverAuth
+subjectAltName = IP:127.0.0.1,DNS:localhost
+authorityKeyIdentifier = keyid
+[v3_client]
+basicConstraints = critical,CA:FALSE
+keyUsage = critical,digitalSignature,keyEncipherment
+extendedKeyUsage = clientAuth
+authorityKeyIdentifier = keyid
+`;
+
+interface Pki {
+  caCert: string;
+  caKey: string;
+  serverCert: string;
+  serverKey: string;
+  adminCert: string;
+  adminKey: string;
+  saKey: string;
+  saPub: string;
+}
+
+async function makePki(pki: string): Promise<Pki> {
+  await mkdir(pki, { recursive: true });
+  const p = (f: string): string => join(pki, f);
+  const cnf = p('openssl.cnf');
+  await writeFile(cnf, OPENSSL_CNF);
+  const ssl = (...args: string[]): Promise<unknown> => execFileAsync('openssl', args, { cwd: pki });
+  const ecKey = (out: string): Promise<unknown> =>
+    ssl('genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', out);
+  await Promise.all([
+    ecKey(p('ca.key')),
+    ecKey(p('server.key')),
+    ecKey(p('admin.key')),
+    ssl('genpkey', '-algorithm', 'RSA', '-pkeyopt', 'rsa_keygen_bits:2048', '-out', p('sa.key')),
+  ]);
+  await Promise.all([
+    ssl('req', '-config', cnf, '-x509', '-new', '-key', p('ca.key'), '-subj', '/CN=pso-test-ca',
+      '-days', '3650', '-extensions', 'v3_ca', '-out', p('ca.crt')),
+    ssl('pkey', '-in', p('sa.key'), '-pubout', '-out', p('sa.pub')),
+  ]);
+  const leaf = async (name: string, subj: string, ext: string, serial: string): Promise<void> => {
+    await ssl('req', '-config', cnf, '-new', '-key', p(`${name}.key`), '-subj', subj, '-out', p(`${name}.csr`));
+    await ssl('x509', '-req', '-in', p(`${name}.csr`), '-CA', p('ca.crt'), '-CAkey', p('ca.key'),
+      '-set_serial', serial, '-days', '365', '-extfile', cnf, '-extensions', ext, '-out', p(`${name}.crt`));
+  };
+  await Promise.all([
+    leaf('server', '/CN=kube-apiserver', 'v3_server', '2'),
+    leaf('admin', '/O=system:masters/CN=admin', 'v3_client', '3'),
+  ]);
+  return {
+    caCert: p('ca.crt'),
+    caKey: p('ca.key'),
+    serverCert: p('server.crt'),
+    serverKey: p('server.key'),
+    adminCert: p('admin.crt'),
+    adminKey: p('admin.key'),
+    saKey: p('sa.key'),
+    saPub: p('sa.pub'),
+  };
+}
+
+function kubeconfigYaml(server: string, ca: string, cert: string, key: string): string {
+  const b64 = (s: string): string => Buffer.from(s).toString('base64');
+  return `apiVersion: v1
+kind: Config
+clusters:
+- name: pso-test
+  cluster:
+    server: ${server}
+    certificate-authority-data: ${b64(ca)}
+users:
+- name: admin
+  user:
+    client-certificate-data: ${b64(cert)}
+    client-key-data: ${b64(key)}
+contexts:
+- name: pso-test
+  context:
+    cluster: pso-test
+    user: admin
+current-context: pso-test
+`;
+}
+
+interface TlsClient {
+  ca: string;
+  cert: string;
+  key: string;
+}
+
+/** One GET against the apiserver; resolves to the status code (0 on connection errors). */
+function httpsGet(url: string, tls: TlsClient, timeoutMs = 2000): Promise<number> {
+  return new Promise((res) => {
+    const req = request(url, { ...tls, agent: false, timeout: timeoutMs }, (r) => {
+      r.resume();
+      r.on('end', () => res(r.statusCode ?? 0));
+      r.on('error', () => res(0));
+    });
+    req.on('timeout', () => req.destroy());
+    req.on('error', () => res(0));
+    req.end();
+  });
+}
+
+async function httpGetOk(url: string): Promise<boolean> {
+  try {
+    const r = await fetch(url, { signal: AbortSignal.timeout(1000) });
+    await r.arrayBuffer();
+    return r.ok;
+  } catch {
+    return false;
+  }
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+function logTail(path: string, lines = 25): string {
+  try {
+    return readFileSync(path, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+  } catch {
+    return '(no log)';
+  }
+}
+
+/** True if pid is a live (non-zombie) process running `bin` (when /proc can tell). */
+export function isRunning(ref: Pick<ProcessRef, 'pid' | 'bin'>): boolean {
+  try {
+    process.kill(ref.pid, 0);
+  } catch {
+    return false; // ESRCH: gone; EPERM: not ours
+  }
+  try {
+    const stat = readFileSync(`/proc/${ref.pid}/stat`, 'utf8');
+    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+    if (state === 'Z' || state === 'X') return false;
+    const argv0 = readFileSync(`/proc/${ref.pid}/cmdline`, 'utf8').split('\0')[0] ?? '';
+    return argv0 === ref.bin;
+  } catch {
+    // No /proc (not Linux) or the process just went away.
+    return process.platform !== 'linux';
+  }
+}
+
+/** Sends SIGKILL to every still-running process, synchronously (safe in a process 'exit' handler). */
+export function killProcessesSync(refs: readonly Pick<ProcessRef, 'pid' | 'bin'>[]): void {
+  for (const r of refs) {
+    if (!isRunning(r)) continue;
+    try {
+      process.kill(r.pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+}
+
+/**
+ * SIGTERM in reverse order, SIGKILL whatever is left after graceMs, then wait until every
+ * process is gone. Works for processes started by another Node process (pids from a file).
+ */
+export async function stopProcesses(
+  refs: readonly ProcessRef[],
+  log: (msg: string) => void = () => {},
+  graceMs = 5000,
+): Promise<void> {
+  const signal = (r: ProcessRef, sig: NodeJS.Signals): void => {
+    if (!isRunning(r)) return;
+    try {
+      process.kill(r.pid, sig);
+    } catch {
+      // already gone
+    }
+  };
+  const waitGone = async (rs: readonly ProcessRef[], ms: number): Promise<ProcessRef[]> => {
+    const deadline = Date.now() + ms;
+    for (;;) {
+      const alive = rs.filter((r) => isRunning(r));
+      if (alive.length === 0 || Date.now() >= deadline) return alive;
+      await sleep(50);
+    }
+  };
+  // One at a time, newest first: etcd waits for its clients' watch streams before it exits.
+  for (const r of [...refs].reverse()) {
+    if (!isRunning(r)) continue;
+    const t = Date.now();
+    signal(r, 'SIGTERM');
+    if ((await waitGone([r], graceMs)).length === 0) {
+      log(`control-plane: ${r.name} exited in ${Date.now() - t} ms`);
+      continue;
+    }
+    log(`control-plane: ${r.name} (${r.pid}) ignored SIGTERM for ${graceMs} ms; SIGKILL`);
+    signal(r, 'SIGKILL');
+    if ((await waitGone([r], 5000)).length > 0) throw new Error(`${r.name} (${r.pid}) did not exit after SIGKILL`);
+  }
+  // Processes started detached by another (now gone) process end up as zombies until init
+  // reaps them, which some inits do lazily. Give it a moment so nothing shows in `ps` after stop.
+  const deadline = Date.now() + 3000;
+  while (refs.some((r) => isZombie(r.pid)) && Date.now() < deadline) await sleep(50);
+}
+
+function isZombie(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) === 'Z';
+  } catch {
+    return false;
+  }
+}
+
+/** Starts etcd, kube-apiserver and kube-controller-manager; resolves once the plane is usable. */
+export async function startControlPlane(opts: StartOptions = {}): Promise<ControlPlane> {
+  const log = opts.log ?? ((): void => {});
+  const { signal } = opts;
+  const t0 = Date.now();
+  const elapsed = (): string => `${((Date.now() - t0) / 1000).toFixed(1)}s`;
+  const dir = resolve(opts.dir ?? join(repoRoot(), '.cluster'));
+
+  const binDir = await buildBinaries(signal);
+  signal?.throwIfAborted();
+  const tBuilt = Date.now();
+  log(`control-plane: binaries ready in ${elapsed()} (${binDir})`);
+
+  await rm(dir, { recursive: true, force: true });
+  await mkdir(dir, { recursive: true });
+  const [pki, ports] = await Promise.all([makePki(join(dir, 'pki')), freePorts(3)]);
+  const [etcdClientPort, etcdPeerPort, apiPort] = ports as [number, number, number];
+  log(`control-plane: certificates and ports ready at +${((Date.now() - tBuilt) / 1000).toFixed(1)}s`);
+
+  const server = `https://127.0.0.1:${apiPort}`;
+  const kubeconfigPath = join(dir, 'kubeconfig');
+  const [caPem, adminCertPem, adminKeyPem] = await Promise.all([
+    readFile(pki.caCert, 'utf8'),
+    readFile(pki.adminCert, 'utf8'),
+    readFile(pki.adminKey, 'utf8'),
+  ]);
+  await writeFile(kubeconfigPath, kubeconfigYaml(server, caPem, adminCertPem, adminKeyPem), { mode: 0o600 });
+  const tls: TlsClient = { ca: caPem, cert: adminCertPem, key: adminKeyPem };
+
+  const processes: ProcessRef[] = [];
+  const exited = new Map<number, string>();
+
+  const launch = async (name: ComponentName, args: string[]): Promise<void> => {
+    const bin = join(binDir, name);
+    const logPath = join(dir, `${name}.log`);
+    const fd = openSync(logPath, 'a');
+    let child: ChildProcess;
+    try {
+      child = spawn(bin, args, {
+        cwd: dir,
+        stdio: ['ignore', fd, fd],
+        detached: opts.detached === true,
+        env: { ...process.env, KUBECONFIG: '' },
+      });
+    } finally {
+      closeSync(fd);
+    }
+    const pid = child.pid;
+    if (pid === undefined) {
+      const err = await new Promise<Error>((res) => child.once('error', res));
+      throw new Error(`failed to start ${name}: ${err.message}`);
+    }
+    child.on('error', () => {});
+    child.once('exit', (code, sig) => exited.set(pid, `${name} exited (code ${String(code)}, signal ${String(sig)})`));
+    if (opts.detached === true) child.unref();
+    processes.push({ name, pid, bin, logPath });
+    // Written after every spawn so a crash of the caller still leaves the pids on disk.
+    await writeFile(join(dir, 'processes.json'), JSON.stringify(processes, null, 2));
+  };
+
+  const waitUntil = async (what: string, check: () => Promise<boolean>, timeoutMs: number): Promise<void> => {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      signal?.throwIfAborted();
+      for (const p of processes) {
+        const why = exited.get(p.pid);
+        if (why !== undefined) throw new Error(`${why} while waiting for ${what}; ${p.logPath}:\n${logTail(p.logPath)}`);
+      }
+      if (await check()) return;
+      if (Date.now() > deadline) {
+        const last = processes.at(-1);
+        const tail = last ? `\n${last.logPath}:\n${logTail(last.logPath)}` : '';
+        throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${tail}`);
+      }
+      await sleep(100);
+    }
+  };
+
+  let stopped: Promise<void> | undefined;
+  const stop = (): Promise<void> => {
+    stopped ??= (async () => {
+      const t = Date.now();
+      await stopProcesses(processes, log);
+      log(`control-plane: stopped in ${((Date.now() - t) / 1000).toFixed(1)}s`);
+    })();
+    return stopped;
+  };
+
+  try {
+    const etcdClient = `http://127.0.0.1:${etcdClientPort}`;
+    const etcdPeer = `http://127.0.0.1:${etcdPeerPort}`;
+    await launch('etcd', [
+      '--name', 'pso-test',
+      '--data-dir', join(dir, 'etcd-data'),
+      '--listen-client-urls', etcdClient,
+      '--advertise-client-urls', etcdClient,
+      '--listen-peer-urls', etcdPeer,
+      '--initial-advertise-peer-urls', etcdPeer,
+      '--initial-cluster', `pso-test=${etcdPeer}`,
+      '--initial-cluster-state', 'new',
+      '--unsafe-no-fsync',
+    ]);
+    await waitUntil('etcd /health', () => httpGetOk(`${etcdClient}/health`), 20_000);
+    log(`control-plane: etcd ready at +${((Date.now() - tBuilt) / 1000).toFixed(1)}s`);
+
+    await launch('kube-apiserver', [
+      '--etcd-servers', etcdClient,
+      '--bind-address', '127.0.0.1',
+      '--advertise-address', '127.0.0.1',
+      '--secure-port', String(apiPort),
+      '--cert-dir', join(dir, 'apiserver-certs'),
+      '--tls-cert-file', pki.serverCert,
+      '--tls-private-key-file', pki.serverKey,
+      '--client-ca-file', pki.caCert,
+      '--service-account-issuer', 'https://kubernetes.default.svc.cluster.local',
+      '--service-account-key-file', pki.saPub,
+      '--service-account-signing-key-file', pki.saKey,
+      '--service-cluster-ip-range', '10.0.0.0/24',
+      '--authorization-mode', 'RBAC',
+      '--endpoint-reconciler-type', 'none',
+    ]);
+    await waitUntil('kube-apiserver /readyz', async () => (await httpsGet(`${server}/readyz`, tls)) === 200, 60_000);
+    log(`control-plane: kube-apiserver ready at +${((Date.now() - tBuilt) / 1000).toFixed(1)}s`);
+
+    await launch('kube-controller-manager', [
+      '--kubeconfig', kubeconfigPath,
+      '--bind-address', '127.0.0.1',
+      '--secure-port', '0',
+      '--leader-elect=false',
+      '--controllers',
+      'namespace,serviceaccount,serviceaccount-token,garbagecollector,clusterrole-aggregation,root-ca-cert-publisher',
+      '--root-ca-file', pki.caCert,
+      '--service-account-private-key-file', pki.saKey,
+      '--use-service-account-credentials=false',
+    ]);
+    await waitUntil(
+      'the default ServiceAccount in namespace default (kube-controller-manager)',
+      async () => (await httpsGet(`${server}/api/v1/namespaces/default/serviceaccounts/default`, tls)) === 200,
+      60_000,
+    );
+    log(
+      `control-plane: ready at ${server} in ${((Date.now() - tBuilt) / 1000).toFixed(1)}s after build ` +
+        `(${elapsed()} total); kubeconfig ${kubeconfigPath}`,
+    );
+  } catch (err) {
+    await stop().catch(() => {});
+    throw err;
+  }
+
+  const pid = (n: ComponentName): number => processes.find((p) => p.name === n)?.pid ?? -1;
+  return {
+    kubeconfigPath,
+    server,
+    dir,
+    binDir,
+    caCertPath: pki.caCert,
+    adminCertPath: pki.adminCert,
+    adminKeyPath: pki.adminKey,
+    pids: { etcd: pid('etcd'), 'kube-apiserver': pid('kube-apiserver'), 'kube-controller-manager': pid('kube-controller-manager') },
+    processes,
+    stop,
+  };
+}
+
+/** GET <server>/readyz with the admin cert; true on 200. */
+export async function isReady(plane: Pick<ControlPlane, 'server' | 'caCertPath' | 'adminCertPath' | 'adminKeyPath'>): Promise<boolean> {
+  try {
+    const [ca, cert, key] = await Promise.all(
+      [plane.caCertPath, plane.adminCertPath, plane.adminKeyPath].map((f) => readFile(f, 'utf8')),
+    );
+    return (await httpsGet(`${plane.server}/readyz`, { ca: ca ?? '', cert: cert ?? '', key: key ?? '' })) === 200;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,82 @@
+/**
+ * Usage: tsx test/harness/with-cluster.ts <command...>
+ *
+ * Starts one control plane in a temp dir, runs the command with KUBECONFIG and
+ * PSO_TEST_KUBECONFIG pointing at it, stops the plane and exits with the command's code.
+ */
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { constants, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { killProcessesSync, startControlPlane } from './control-plane.js';
+import type { ControlPlane } from './control-plane.js';
+
+const log = (msg: string): void => console.error(`[with-cluster] ${msg}`);
+
+async function main(): Promise<number> {
+  const [cmd, ...args] = process.argv.slice(2);
+  if (cmd === undefined) {
+    console.error('usage: tsx test/harness/with-cluster.ts <command> [args...]');
+    return 2;
+  }
+
+  const abort = new AbortController();
+  let plane: ControlPlane | undefined;
+  let child: ChildProcess | undefined;
+  let interrupted: NodeJS.Signals | undefined;
+
+  // Last resort: never leave the plane behind, even on an unexpected exit.
+  process.on('exit', () => {
+    if (plane) killProcessesSync(plane.processes);
+  });
+  const onSignal = (sig: NodeJS.Signals): void => {
+    if (interrupted !== undefined) {
+      log(`second ${sig}: killing everything`);
+      if (plane) killProcessesSync(plane.processes);
+      child?.kill('SIGKILL');
+      process.exit(128 + (constants.signals[sig] ?? 0));
+    }
+    interrupted = sig;
+    log(`${sig}: stopping`);
+    abort.abort(new Error(`interrupted by ${sig}`));
+    if (child && child.exitCode === null) {
+      child.kill(sig);
+      setTimeout(() => child?.kill('SIGKILL'), 10_000).unref();
+    }
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+
+  const dir = await mkdtemp(join(tmpdir(), 'pso-cluster-'));
+  let code: number;
+  try {
+    plane = await startControlPlane({ dir, log, signal: abort.signal });
+    const kubeconfig = plane.kubeconfigPath;
+    child = spawn(cmd, args, {
+      stdio: 'inherit',
+      env: { ...process.env, KUBECONFIG: kubeconfig, PSO_TEST_KUBECONFIG: kubeconfig },
+    });
+    const running = child;
+    code = await new Promise<number>((res) => {
+      running.once('error', (err) => {
+        log(`cannot run ${cmd}: ${err.message}`);
+        res(127);
+      });
+      running.once('exit', (c, sig) => res(c ?? 128 + (sig ? (constants.signals[sig] ?? 0) : 0)));
+    });
+  } catch (err) {
+    log(`control plane failed: ${err instanceof Error ? err.message : String(err)}`);
+    code = 1;
+  }
+  if (plane) await plane.stop();
+  if (interrupted !== undefined) code = 128 + (constants.signals[interrupted] ?? 0);
+  if (code === 0) {
+    await rm(dir, { recursive: true, force: true });
+  } else {
+    log(`exit code ${code}; control-plane logs kept in ${dir}`);
+  }
+  return code;
+}
+
+process.exit(await main());
