@@ -1,0 +1,178 @@
+/**
+ * Desired vs actual -> the writes that close the gap, for one namespace. Pure: the caller passes
+ * the cached objects, what it knows of foreign secrets, the orphan clock and the time.
+ */
+import {
+  type NamespaceVerdict,
+  type Policy,
+  type SourceSet,
+  desiredCopy,
+  isManaged,
+  isOptedOut,
+  namespaceVerdict,
+  pullSecretsChange,
+  sameData,
+  serviceAccountSelected,
+  type PullSecretsChange,
+} from './desired.js';
+import { SOURCE_ANNOTATION, targetName } from './naming.js';
+import type { NamespaceLike, SecretLike, ServiceAccountLike } from './types.js';
+
+export interface NamespaceState {
+  namespace: NamespaceLike | undefined;
+  sources: SourceSet;
+  /** Our copies in this namespace (secrets carrying the managed-by label). */
+  copies: readonly SecretLike[];
+  serviceAccounts: readonly ServiceAccountLike[];
+  /** Names in this namespace held by secrets that are not ours. */
+  foreign: ReadonlySet<string>;
+  /** Source ref -> when it was first seen missing (ms). Refs not in the map are missing since `now`. */
+  orphanSince: ReadonlyMap<string, number>;
+  now: number;
+}
+
+export type SecretAction =
+  | { op: 'create'; secret: SecretLike; source: string }
+  /** A full object for a PUT: carries the cached resourceVersion, so a concurrent change gives 409. */
+  | { op: 'update'; secret: SecretLike; source: string }
+  /** Type changed (immutable field) or the copy is immutable: delete, then create. */
+  | { op: 'recreate'; secret: SecretLike; source: string; resourceVersion: string | undefined; reason: string }
+  | { op: 'delete'; name: string; resourceVersion: string | undefined; reason: string };
+
+export interface ServiceAccountAction {
+  name: string;
+  resourceVersion: string | undefined;
+  change: PullSecretsChange;
+}
+
+export type Report =
+  | { kind: 'foreign'; name: string; source: string }
+  | { kind: 'invalid-name'; name: string; source: string; reason: string }
+  | { kind: 'name-collision'; name: string; source: string; winner: string };
+
+export interface Plan {
+  verdict: NamespaceVerdict;
+  /** Creates and updates: applied first. */
+  upserts: SecretAction[];
+  /** Copies to delete: applied last, after their names left every ServiceAccount. */
+  deletes: SecretAction[];
+  /** Names of our copies that belong on the selected ServiceAccounts, in order. */
+  wanted: string[];
+  reports: Report[];
+  /** Source refs whose copies are waiting out the grace period. */
+  orphans: string[];
+  /** When to look again (the earliest end of a grace period), if any. */
+  requeueAfterMs?: number;
+}
+
+/** Plans one namespace. */
+export function planNamespace(state: NamespaceState, policy: Policy): Plan {
+  const verdict = namespaceVerdict(state.namespace, policy);
+  const plan: Plan = { verdict, upserts: [], deletes: [], wanted: [], reports: [], orphans: [] };
+  if (verdict.kind === 'hands-off' || !state.namespace) return plan;
+  const ns = state.namespace.metadata.name;
+  const copies = new Map(state.copies.filter(isManaged).map((c) => [c.metadata.name, c]));
+
+  if (verdict.kind === 'cleanup') {
+    for (const c of copies.values()) plan.deletes.push(deleteOf(c, `namespace ${verdict.reason}`));
+    return plan;
+  }
+
+  // 1. The copies each valid source wants here.
+  const desiredNames = new Set<string>();
+  const winnerOf = new Map<string, string>();
+  for (const source of state.sources.valid) {
+    const t = targetName(source.name, ns);
+    if (!t.ok) {
+      plan.reports.push({ kind: 'invalid-name', name: t.name, source: source.ref, reason: t.reason });
+      continue;
+    }
+    const winner = winnerOf.get(t.name);
+    if (winner !== undefined) {
+      plan.reports.push({ kind: 'name-collision', name: t.name, source: source.ref, winner });
+      continue;
+    }
+    winnerOf.set(t.name, source.ref);
+    desiredNames.add(t.name);
+    const existing = copies.get(t.name);
+    const desired = desiredCopy(source, ns, t.name);
+    if (!existing) {
+      if (state.foreign.has(t.name)) {
+        plan.reports.push({ kind: 'foreign', name: t.name, source: source.ref });
+        continue;
+      }
+      plan.upserts.push({ op: 'create', secret: desired, source: source.ref });
+    } else if ((existing.type ?? '') !== desired.type) {
+      plan.upserts.push(recreateOf(existing, desired, source.ref, `type changed from ${existing.type ?? ''} to ${desired.type ?? ''}`));
+    } else if (!sameData(existing.data, desired.data) || existing.metadata.annotations?.[SOURCE_ANNOTATION] !== source.ref) {
+      if (existing.immutable) plan.upserts.push(recreateOf(existing, desired, source.ref, 'copy is immutable'));
+      else plan.upserts.push({ op: 'update', secret: updated(existing, desired, source.ref), source: source.ref });
+    }
+    plan.wanted.push(t.name);
+  }
+
+  // 2. Copies whose source is gone or no longer qualifies: kept for the grace period, then removed.
+  //    Copies of a source that exists but does not parse are kept as they are.
+  const frozen = new Set(state.sources.invalid.map((s) => s.ref));
+  let requeue: number | undefined;
+  for (const c of [...copies.values()].sort((a, b) => a.metadata.name.localeCompare(b.metadata.name))) {
+    if (desiredNames.has(c.metadata.name)) continue;
+    const ref = c.metadata.annotations?.[SOURCE_ANNOTATION] ?? '';
+    if (frozen.has(ref)) {
+      plan.wanted.push(c.metadata.name);
+      continue;
+    }
+    const since = state.orphanSince.get(ref) ?? state.now;
+    const left = since + policy.orphanGraceMs - state.now;
+    if (left > 0) {
+      plan.orphans.push(ref);
+      plan.wanted.push(c.metadata.name);
+      requeue = requeue === undefined ? left : Math.min(requeue, left);
+    } else {
+      plan.deletes.push(deleteOf(c, `source ${ref || '(unknown)'} gone for longer than the grace period`));
+    }
+  }
+  if (requeue !== undefined) plan.requeueAfterMs = requeue;
+  plan.orphans = [...new Set(plan.orphans)];
+  return plan;
+}
+
+/** The ServiceAccount writes for a namespace, given the names of our copies that exist (or were just written). */
+export function planServiceAccounts(
+  verdict: NamespaceVerdict,
+  serviceAccounts: readonly ServiceAccountLike[],
+  wanted: readonly string[],
+  policy: Policy,
+): ServiceAccountAction[] {
+  if (verdict.kind === 'hands-off') return [];
+  const out: ServiceAccountAction[] = [];
+  for (const sa of [...serviceAccounts].sort((a, b) => a.metadata.name.localeCompare(b.metadata.name))) {
+    if (sa.metadata.deletionTimestamp) continue;
+    const eligible = verdict.kind === 'target' && serviceAccountSelected(sa, policy) && !isOptedOut(sa);
+    const change = pullSecretsChange(sa, eligible ? wanted : []);
+    if (change) out.push({ name: sa.metadata.name, resourceVersion: sa.metadata.resourceVersion, change });
+  }
+  return out;
+}
+
+function deleteOf(c: SecretLike, reason: string): SecretAction {
+  return { op: 'delete', name: c.metadata.name, resourceVersion: c.metadata.resourceVersion, reason };
+}
+
+function recreateOf(existing: SecretLike, desired: SecretLike, source: string, reason: string): SecretAction {
+  return { op: 'recreate', secret: desired, source, resourceVersion: existing.metadata.resourceVersion, reason };
+}
+
+/** The existing copy with the desired type, data and source annotation; other labels and annotations are left as they are. */
+function updated(existing: SecretLike, desired: SecretLike, source: string): SecretLike {
+  return {
+    ...existing,
+    metadata: {
+      ...existing.metadata,
+      labels: { ...(existing.metadata.labels ?? {}), ...(desired.metadata.labels ?? {}) },
+      annotations: { ...(existing.metadata.annotations ?? {}), [SOURCE_ANNOTATION]: source },
+    },
+    type: desired.type,
+    data: { ...(desired.data ?? {}) },
+  };
+}

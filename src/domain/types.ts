@@ -1,0 +1,34 @@
+/**
+ * The shapes the pure code works on: just the fields it reads, so that client-node's models
+ * and plain JSON from a watch both fit, and tests can build them by hand.
+ */
+export interface ObjectMeta {
+  name: string;
+  namespace?: string;
+  resourceVersion?: string;
+  uid?: string;
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+  deletionTimestamp?: unknown;
+}
+
+export interface SecretLike {
+  metadata: ObjectMeta;
+  type?: string;
+  data?: Record<string, string>;
+  immutable?: boolean;
+}
+
+export interface NamespaceLike {
+  metadata: ObjectMeta;
+  status?: { phase?: string };
+}
+
+export interface LocalObjectReference {
+  name?: string;
+}
+
+export interface ServiceAccountLike {
+  metadata: ObjectMeta;
+  imagePullSecrets?: LocalObjectReference[];
+}
