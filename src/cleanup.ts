@@ -1,0 +1,63 @@
+/**
+ * `pullsecret-operator cleanup`: removes every imagePullSecrets entry the operator added (as
+ * recorded in each ServiceAccount's annotation) and then every copy it manages. Nothing else.
+ */
+import { pullSecretsChange } from './domain/desired.js';
+import type { ServiceAccountLike } from './domain/types.js';
+import { KubeError, type Kube } from './kube/client.js';
+import { MANAGED_SELECTOR } from './controller/operator.js';
+import type { Logger } from './log.js';
+
+export interface CleanupResult {
+  serviceAccounts: number;
+  secrets: number;
+}
+
+export async function cleanup(kube: Kube, logger: Logger, dryRun: boolean): Promise<CleanupResult> {
+  const result: CleanupResult = { serviceAccounts: 0, secrets: 0 };
+  // 1. ServiceAccount entries first, so that no ServiceAccount names a deleted copy.
+  const sas = (await kube.listServiceAccounts()).items as unknown as ServiceAccountLike[];
+  for (let sa of sas) {
+    const ns = sa.metadata.namespace ?? '';
+    for (let attempt = 1; ; attempt++) {
+      const change = pullSecretsChange(sa, []);
+      if (!change) break;
+      if (dryRun) {
+        logger.info('dry run: would remove our entries from serviceaccount', { namespace: ns, serviceAccount: sa.metadata.name });
+        result.serviceAccounts++;
+        break;
+      }
+      try {
+        await kube.patchServiceAccountPullSecrets(ns, sa.metadata.name, sa.metadata.resourceVersion, change);
+        result.serviceAccounts++;
+        logger.info('serviceaccount cleaned', { namespace: ns, serviceAccount: sa.metadata.name });
+        break;
+      } catch (err) {
+        if (err instanceof KubeError && err.kind === 'NotFound') break;
+        if (!(err instanceof KubeError && err.kind === 'Conflict') || attempt >= 5) throw err;
+        const fresh = (await kube.getServiceAccount(ns, sa.metadata.name)) as ServiceAccountLike | undefined;
+        if (!fresh) break;
+        sa = fresh;
+      }
+    }
+  }
+  // 2. Then the copies.
+  const copies = (await kube.listSecrets(undefined, MANAGED_SELECTOR)).items;
+  for (const s of copies) {
+    const ns = s.metadata?.namespace ?? '';
+    const name = s.metadata?.name ?? '';
+    if (dryRun) {
+      logger.info('dry run: would delete copy', { namespace: ns, secret: name });
+      result.secrets++;
+      continue;
+    }
+    try {
+      await kube.deleteSecret(ns, name, undefined);
+      result.secrets++;
+      logger.info('copy deleted', { namespace: ns, secret: name });
+    } catch (err) {
+      if (!(err instanceof KubeError && err.kind === 'NotFound')) throw err;
+    }
+  }
+  return result;
+}

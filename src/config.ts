@@ -1,0 +1,162 @@
+/**
+ * Flags and environment, parsed and validated once into a frozen Config. The only module that
+ * reads process.env or process.argv (main.ts passes them in).
+ */
+import { parseArgs } from 'node:util';
+import { type Policy } from './domain/desired.js';
+import { parseSelector } from './domain/selector.js';
+import { DEFAULT_REGISTRY_HOSTS } from './domain/sources.js';
+
+export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
+export type Command = 'run' | 'cleanup' | 'help' | 'version';
+
+export interface Config {
+  command: Command;
+  policy: Policy;
+  /** Path of a kubeconfig file; undefined means in-cluster config, or the default loading rules. */
+  kubeconfig: string | undefined;
+  resyncPeriodMs: number;
+  workers: number;
+  dryRun: boolean;
+  once: boolean;
+  logLevel: LogLevel;
+  /** host:port of the HTTP server (/healthz, /readyz, /metrics); empty disables it. */
+  httpAddress: string;
+  /** How long informers may stay broken before /healthz fails. */
+  unhealthyAfterMs: number;
+  /** This replica's identity in the Lease. */
+  identity: string;
+}
+
+interface FlagSpec {
+  name: string;
+  env: string;
+  def: string;
+  help: string;
+  boolean?: boolean;
+}
+
+/** Every flag, its environment variable and default. `--help` prints this table. */
+export const FLAGS: readonly FlagSpec[] = [
+  { name: 'source-namespace', env: 'PSO_SOURCE_NAMESPACE', def: 'default', help: 'namespace whose pull secrets are copied' },
+  { name: 'registry-hosts', env: 'PSO_REGISTRY_HOSTS', def: DEFAULT_REGISTRY_HOSTS.join(','), help: 'registry host globs that make a pull secret a source' },
+  { name: 'exclude-namespaces', env: 'PSO_EXCLUDE_NAMESPACES', def: '', help: 'namespace globs that get no copies, besides kube-system, kube-public, kube-node-lease' },
+  { name: 'namespace-selector', env: 'PSO_NAMESPACE_SELECTOR', def: '', help: 'label selector: only matching namespaces get copies (empty: all)' },
+  { name: 'service-accounts', env: 'PSO_SERVICE_ACCOUNTS', def: '*', help: 'ServiceAccounts that get the copies: * for all, or a comma-separated list of names' },
+  { name: 'orphan-grace', env: 'PSO_ORPHAN_GRACE', def: '10m', help: 'how long copies outlive a deleted or no longer qualifying source' },
+  { name: 'resync-period', env: 'PSO_RESYNC_PERIOD', def: '10m', help: 'full relist and reconcile of every namespace, as a safety net' },
+  { name: 'workers', env: 'PSO_WORKERS', def: '4', help: 'namespaces reconciled in parallel' },
+  { name: 'dry-run', env: 'PSO_DRY_RUN', def: 'false', help: 'log the plan, write nothing', boolean: true },
+  { name: 'once', env: 'PSO_ONCE', def: 'false', help: 'reconcile everything once, print a summary, exit (0 when in sync)', boolean: true },
+  { name: 'log-level', env: 'PSO_LOG_LEVEL', def: 'info', help: 'error, warn, info or debug' },
+  { name: 'http-address', env: 'PSO_HTTP_ADDRESS', def: ':8080', help: 'address of /healthz, /readyz and /metrics (empty: off)' },
+  { name: 'unhealthy-after', env: 'PSO_UNHEALTHY_AFTER', def: '2m', help: '/healthz fails when a watch stays broken this long' },
+  { name: 'kubeconfig', env: 'KUBECONFIG', def: '', help: 'kubeconfig file (empty: in-cluster config)' },
+];
+
+export const USAGE = `Usage: pullsecret-operator [run|cleanup] [flags]
+
+Copies IBM Cloud Container Registry pull secrets of the source namespace into every namespace
+and adds them to every ServiceAccount's imagePullSecrets.
+
+Commands:
+  run       (default) run the operator
+  cleanup   remove every copy and every imagePullSecrets entry the operator added, then exit
+
+Flags (each has an environment variable; a flag wins over it):
+${FLAGS.map((f) => `  --${f.name.padEnd(20)} ${f.env.padEnd(24)} ${f.help} (default: ${f.def === '' ? '""' : f.def})`).join('\n')}
+  --help                                        show this help
+  --version                                     print the version
+`;
+
+/** Parses durations such as 500ms, 30s, 10m, 1h, 1h30m. */
+export function parseDuration(text: string): number {
+  const t = text.trim();
+  if (/^\d+$/.test(t)) return Number(t) * 1000;
+  const re = /(\d+(?:\.\d+)?)(ms|s|m|h)/g;
+  let total = 0;
+  let consumed = 0;
+  for (const m of t.matchAll(re)) {
+    const n = Number(m[1]);
+    total += n * ({ ms: 1, s: 1000, m: 60_000, h: 3_600_000 } as const)[m[2] as 'ms' | 's' | 'm' | 'h'];
+    consumed += m[0].length;
+  }
+  if (consumed === 0 || consumed !== t.length) throw new Error(`invalid duration "${text}" (use e.g. 500ms, 30s, 10m, 1h)`);
+  return total;
+}
+
+function parseBool(name: string, v: string): boolean {
+  const l = v.trim().toLowerCase();
+  if (['true', '1', 'yes'].includes(l)) return true;
+  if (['false', '0', 'no', ''].includes(l)) return false;
+  throw new Error(`--${name}: "${v}" is not a boolean`);
+}
+
+function list(v: string): string[] {
+  return v.split(',').map((s) => s.trim()).filter((s) => s !== '');
+}
+
+/** Builds the Config from argv (without node and script) and an environment. Throws on invalid input. */
+export function loadConfig(argv: readonly string[], env: Readonly<Record<string, string | undefined>>, hostname: string): Readonly<Config> {
+  const options: Record<string, { type: 'string' | 'boolean' }> = { help: { type: 'boolean' }, version: { type: 'boolean' } };
+  for (const f of FLAGS) options[f.name] = { type: f.boolean ? 'boolean' : 'string' };
+  const { values, positionals } = parseArgs({ args: [...argv], options, allowPositionals: true, strict: true });
+  const get = (name: string): string => {
+    const f = FLAGS.find((x) => x.name === name);
+    if (!f) throw new Error(`unknown flag ${name}`);
+    const v = values[name];
+    if (v !== undefined) return String(v);
+    return env[f.env] ?? f.def;
+  };
+  if (positionals.length > 1) throw new Error(`unexpected arguments: ${positionals.slice(1).join(' ')}`);
+  const cmd = positionals[0] ?? 'run';
+  if (cmd !== 'run' && cmd !== 'cleanup') throw new Error(`unknown command "${cmd}" (run or cleanup)`);
+  const command: Command = values['help'] ? 'help' : values['version'] ? 'version' : cmd;
+
+  const logLevel = get('log-level');
+  if (!['error', 'warn', 'info', 'debug'].includes(logLevel)) throw new Error(`--log-level: "${logLevel}" is not error, warn, info or debug`);
+  const workers = Number(get('workers'));
+  if (!Number.isInteger(workers) || workers < 1 || workers > 64) throw new Error(`--workers: "${get('workers')}" is not an integer from 1 to 64`);
+  const sas = get('service-accounts').trim();
+  const sourceNamespace = get('source-namespace').trim();
+  if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(sourceNamespace)) throw new Error(`--source-namespace: "${sourceNamespace}" is not a namespace name`);
+  const registryHosts = list(get('registry-hosts'));
+  if (registryHosts.length === 0) throw new Error('--registry-hosts: the list is empty');
+  let namespaceSelector;
+  try {
+    namespaceSelector = parseSelector(get('namespace-selector'));
+  } catch (err) {
+    throw new Error(`--namespace-selector: ${(err as Error).message}`);
+  }
+  const dur = (name: string, min: number): number => {
+    let ms: number;
+    try {
+      ms = parseDuration(get(name));
+    } catch (err) {
+      throw new Error(`--${name}: ${(err as Error).message}`);
+    }
+    if (ms < min) throw new Error(`--${name}: must be at least ${min}ms`);
+    return ms;
+  };
+  const config: Config = {
+    command,
+    policy: Object.freeze({
+      sourceNamespace,
+      registryHosts: Object.freeze(registryHosts),
+      excludeNamespaces: Object.freeze(list(get('exclude-namespaces'))),
+      namespaceSelector: Object.freeze(namespaceSelector),
+      serviceAccounts: sas === '*' || sas === '' ? 'all' : Object.freeze(list(sas)),
+      orphanGraceMs: dur('orphan-grace', 0),
+    }),
+    kubeconfig: get('kubeconfig').trim() || undefined,
+    resyncPeriodMs: dur('resync-period', 1000),
+    workers,
+    dryRun: parseBool('dry-run', get('dry-run')),
+    once: parseBool('once', get('once')),
+    logLevel: logLevel as LogLevel,
+    httpAddress: get('http-address').trim(),
+    unhealthyAfterMs: dur('unhealthy-after', 1000),
+    identity: env['POD_NAME'] ?? `${hostname}-${process.pid}`,
+  };
+  return Object.freeze(config);
+}

@@ -1,0 +1,195 @@
+/**
+ * The controller: four supervised informers feed a keyed work queue of namespace names; workers
+ * run the reconciler. Event handlers only enqueue keys. A periodic resync relists every informer
+ * and enqueues every namespace, as a safety net.
+ */
+import type { V1Namespace, V1Secret, V1ServiceAccount } from '@kubernetes/client-node';
+import type { Policy } from '../domain/desired.js';
+import { MANAGED_BY_LABEL, MANAGED_BY_VALUE } from '../domain/naming.js';
+import type { SecretLike } from '../domain/types.js';
+import type { Kube } from '../kube/client.js';
+import { Informer, type InformerEvent, type InformerStatus, type Meta } from '../kube/informers.js';
+import { errorMessage, type Logger } from '../log.js';
+import { keysForSourceChange } from './events.js';
+import { Reconciler, isTerminal, type Caches, type ReconcileMetrics } from './reconciler.js';
+import { EventRecorder } from './recorder.js';
+import { WorkQueue, type WorkQueueEvent } from './workqueue.js';
+
+export interface OperatorMetrics extends ReconcileMetrics {
+  queueEvent(e: WorkQueueEvent, terminal: boolean): void;
+  informerStatus(informer: string, s: InformerStatus): void;
+  informerEvent(informer: string): void;
+  event(reason: string): void;
+}
+
+export interface OperatorDeps {
+  kube: Kube;
+  policy: Policy;
+  logger: Logger;
+  clock: { now(): number };
+  dryRun: boolean;
+  workers: number;
+  resyncPeriodMs: number;
+  identity: string;
+  metrics?: OperatorMetrics;
+  /** Informer tuning for tests; production uses the defaults. */
+  informer?: { watchTimeoutSeconds?: number; backoffBaseMs?: number; backoffMaxMs?: number };
+}
+
+export const MANAGED_SELECTOR = `${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE}`;
+
+export class Operator {
+  readonly caches: Caches;
+  readonly queue: WorkQueue;
+  readonly reconciler: Reconciler;
+  #d: OperatorDeps;
+  #resyncTimer: ReturnType<typeof setInterval> | undefined;
+  #working = false;
+
+  constructor(deps: OperatorDeps) {
+    this.#d = deps;
+    const { kube, policy } = deps;
+    const common = { kube, clock: deps.clock, ...deps.informer };
+    this.caches = {
+      namespaces: new Informer<V1Namespace>({ ...common, name: 'namespaces', path: '/api/v1/namespaces', list: () => kube.listNamespaces() }),
+      sources: new Informer<V1Secret>({
+        ...common,
+        name: 'source-secrets',
+        path: `/api/v1/namespaces/${policy.sourceNamespace}/secrets`,
+        list: () => kube.listSecrets(policy.sourceNamespace),
+      }),
+      copies: new Informer<V1Secret>({
+        ...common,
+        name: 'managed-secrets',
+        path: '/api/v1/secrets',
+        labelSelector: MANAGED_SELECTOR,
+        list: () => kube.listSecrets(undefined, MANAGED_SELECTOR),
+      }),
+      serviceAccounts: new Informer<V1ServiceAccount>({
+        ...common,
+        name: 'serviceaccounts',
+        path: '/api/v1/serviceaccounts',
+        list: () => kube.listServiceAccounts(),
+      }),
+    };
+    const recorder = new EventRecorder({
+      kube,
+      clock: deps.clock,
+      instance: deps.identity,
+      enabled: !deps.dryRun,
+      onError: (err) => deps.logger.warn('could not record event', { error: errorMessage(err) }),
+      onRecorded: (reason) => deps.metrics?.event(reason),
+    });
+    this.reconciler = new Reconciler({ kube, caches: this.caches, policy, dryRun: deps.dryRun, clock: deps.clock, logger: deps.logger, recorder, metrics: deps.metrics });
+    this.queue = new WorkQueue((key) => this.reconciler.reconcile(key), {
+      concurrency: deps.workers,
+      isTerminal,
+      onEvent: (e) => this.#onQueueEvent(e),
+    });
+    this.#wireHandlers();
+  }
+
+  /** Starts the informers (caches). Reads only: safe on a standby replica. */
+  startInformers(): void {
+    for (const inf of this.#informers()) inf.start();
+  }
+
+  /** Resolves once every cache has synced. */
+  async waitForSync(): Promise<void> {
+    await Promise.all(this.#informers().map((i) => i.waitForSync()));
+  }
+
+  get synced(): boolean {
+    return this.#informers().every((i) => i.synced);
+  }
+
+  /** The earliest time an informer started failing and has not recovered since, if any. */
+  get brokenSince(): number | undefined {
+    const times = this.#informers().map((i) => i.brokenSince).filter((t): t is number => t !== undefined);
+    return times.length ? Math.min(...times) : undefined;
+  }
+
+  informerStats(): { name: string; restarts: number; lastEventAt: number | undefined; size: number }[] {
+    return this.#informers().map((i) => ({ name: i.name, restarts: i.restarts, lastEventAt: i.lastEventAt, size: i.size }));
+  }
+
+  /** Starts reconciling (leader only): every namespace now, then on events and every resync period. */
+  startWorking(): void {
+    if (this.#working) return;
+    this.#working = true;
+    this.enqueueAll();
+    this.#resyncTimer = setInterval(() => this.resync(), this.#d.resyncPeriodMs);
+    this.#resyncTimer.unref?.();
+  }
+
+  /** Relists every informer and enqueues every namespace. */
+  resync(): void {
+    this.#d.logger.debug('periodic resync');
+    for (const inf of this.#informers()) inf.relist();
+    this.enqueueAll();
+  }
+
+  enqueueAll(): void {
+    this.queue.add(this.#d.policy.sourceNamespace);
+    for (const ns of this.#namespaceNames()) this.queue.add(ns);
+  }
+
+  /** Stops intake, lets in-flight reconciles finish, stops the informers. */
+  async stop(): Promise<void> {
+    if (this.#resyncTimer) clearInterval(this.#resyncTimer);
+    this.#working = false;
+    await this.queue.drain();
+    await Promise.all(this.#informers().map((i) => i.stop()));
+  }
+
+  #informers(): Informer<Meta>[] {
+    return [this.caches.namespaces, this.caches.sources, this.caches.copies, this.caches.serviceAccounts] as Informer<Meta>[];
+  }
+
+  #namespaceNames(): string[] {
+    return this.caches.namespaces.list().map((n) => n.metadata?.name ?? '').filter((n) => n !== '');
+  }
+
+  #enqueue(key: string | undefined): void {
+    if (key && this.#working) this.queue.add(key);
+  }
+
+  #wireHandlers(): void {
+    const { logger, policy } = this.#d;
+    for (const inf of this.#informers()) {
+      inf.onStatus((s) => {
+        this.#d.metrics?.informerStatus(inf.name, s);
+        if (s.type === 'error') logger.warn('watch failed; restarting', { informer: inf.name, error: errorMessage(s.error), failures: s.failures, retryInMs: s.retryInMs });
+        else if (s.type === 'handler-error') logger.error('event handler failed', { informer: inf.name, error: errorMessage(s.error) });
+        else if (s.type === 'watch-expired') logger.info('watch expired; relisting', { informer: inf.name });
+        else logger.debug('informer listed', { informer: inf.name, items: s.items, durationMs: s.durationMs });
+      });
+      inf.on(() => this.#d.metrics?.informerEvent(inf.name));
+    }
+    this.caches.namespaces.on((e) => this.#enqueue(e.obj.metadata?.name));
+    this.caches.copies.on((e) => this.#enqueue(e.obj.metadata?.namespace));
+    this.caches.serviceAccounts.on((e) => this.#enqueue(e.obj.metadata?.namespace));
+    this.caches.sources.on((e: InformerEvent<V1Secret>) => {
+      if (!this.#working) return;
+      const old = e.type === 'update' ? (e.old as unknown as SecretLike) : e.type === 'delete' ? undefined : undefined;
+      const keys = keysForSourceChange(e.obj as unknown as SecretLike, old, policy.sourceNamespace, () => this.#namespaceNames());
+      for (const k of keys) this.queue.add(k);
+    });
+  }
+
+  #onQueueEvent(e: WorkQueueEvent): void {
+    const terminal = e.type === 'error' && isTerminal(e.error);
+    this.#d.metrics?.queueEvent(e, terminal);
+    if (e.type === 'error') {
+      const level = terminal ? 'info' : 'warn';
+      this.#d.logger.log(level, terminal ? 'reconcile stopped: namespace is terminating' : 'reconcile failed; retrying with backoff', {
+        namespace: e.key,
+        error: errorMessage(e.error),
+        retries: this.queue.numRequeues(e.key),
+        durationMs: e.durationMs,
+      });
+    } else {
+      this.#d.logger.debug('reconciled', { namespace: e.key, durationMs: e.durationMs });
+    }
+  }
+}

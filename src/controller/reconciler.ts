@@ -1,0 +1,295 @@
+/**
+ * reconcile(namespace): read the caches, compute the desired state with the pure functions of
+ * domain/, and write only the difference. Level-based: the key carries no event.
+ */
+import type { V1Namespace, V1Secret, V1ServiceAccount } from '@kubernetes/client-node';
+import { collectSources, isManaged, pullSecretsChange, serviceAccountSelected, isOptedOut, type Policy } from '../domain/desired.js';
+import { planNamespace, planServiceAccounts, type Plan, type Report, type SecretAction } from '../domain/plan.js';
+import type { NamespaceLike, SecretLike, ServiceAccountLike } from '../domain/types.js';
+import { KubeError, type Kube } from '../kube/client.js';
+import type { Informer } from '../kube/informers.js';
+import { errorMessage, type Logger } from '../log.js';
+import type { EventRecorder } from './recorder.js';
+import type { ReconcileResult } from './workqueue.js';
+
+export interface Caches {
+  namespaces: Informer<V1Namespace>;
+  /** Every secret of the source namespace. */
+  sources: Informer<V1Secret>;
+  /** Our copies, in every namespace (label-selected). */
+  copies: Informer<V1Secret>;
+  serviceAccounts: Informer<V1ServiceAccount>;
+}
+
+export interface ReconcilerDeps {
+  kube: Kube;
+  caches: Caches;
+  policy: Policy;
+  dryRun: boolean;
+  clock: { now(): number };
+  logger: Logger;
+  recorder: EventRecorder;
+  metrics?: ReconcileMetrics;
+}
+
+export interface ReconcileMetrics {
+  write(kind: 'create' | 'update' | 'recreate' | 'delete' | 'serviceaccount'): void;
+  conflict(kind: 'secret' | 'serviceaccount'): void;
+  foreign(): void;
+}
+
+/** What a reconcile did, for --once summaries and tests. */
+export interface Outcome {
+  namespace: string;
+  verdict: string;
+  copies: string[];
+  writes: number;
+  serviceAccountsPatched: string[];
+  problems: string[];
+}
+
+/** Errors that retrying cannot fix: the queue forgets the key. */
+export function isTerminal(err: unknown): boolean {
+  return err instanceof KubeError && err.kind === 'NamespaceTerminating';
+}
+
+const MAX_SA_ATTEMPTS = 5;
+
+export class Reconciler {
+  #d: ReconcilerDeps;
+  /** Namespace -> names there held by secrets that are not ours (learnt from AlreadyExists). */
+  #foreign = new Map<string, Set<string>>();
+  /** Source ref -> when it was first seen missing. */
+  #orphanSince = new Map<string, number>();
+  #outcomes = new Map<string, Outcome>();
+
+  constructor(deps: ReconcilerDeps) {
+    this.#d = deps;
+  }
+
+  /** The last outcome of each namespace reconciled. */
+  get outcomes(): ReadonlyMap<string, Outcome> {
+    return this.#outcomes;
+  }
+
+  async reconcile(namespace: string): Promise<ReconcileResult> {
+    const { policy, caches, logger } = this.#d;
+    // 1. The source namespace key: report sources that cannot be copied.
+    const sources = collectSources(caches.sources.list(policy.sourceNamespace) as unknown as SecretLike[], policy);
+    this.#trackOrphans(sources.valid.map((s) => s.ref));
+    if (namespace === policy.sourceNamespace) {
+      for (const bad of sources.invalid) {
+        const secret = caches.sources.get(policy.sourceNamespace, bad.name);
+        logger.warn('source secret skipped', { secret: bad.ref, reason: bad.reason });
+        this.#d.recorder.warn({ kind: 'Secret', namespace: policy.sourceNamespace, name: bad.name, uid: secret?.metadata?.uid }, 'InvalidSource', `not copied: ${bad.reason}`);
+      }
+      return;
+    }
+
+    const outcome: Outcome = { namespace, verdict: '', copies: [], writes: 0, serviceAccountsPatched: [], problems: [] };
+    this.#outcomes.set(namespace, outcome);
+    try {
+      return await this.#reconcileNamespace(namespace, sources, outcome);
+    } catch (err) {
+      if (isTerminal(err)) {
+        logger.info('namespace is terminating; nothing more to do', { namespace });
+        outcome.verdict = 'terminating';
+        return;
+      }
+      outcome.problems.push(errorMessage(err));
+      throw err;
+    }
+  }
+
+  async #reconcileNamespace(namespace: string, sources: ReturnType<typeof collectSources>, outcome: Outcome): Promise<ReconcileResult> {
+    const { caches, policy, logger } = this.#d;
+    let plan: Plan | undefined;
+    // 2. Plan and write the copies. A create that finds a foreign secret changes the plan: plan again.
+    for (let pass = 0; pass < 3; pass++) {
+      const ns = caches.namespaces.get(undefined, namespace) as NamespaceLike | undefined;
+      const copies = caches.copies.list(namespace).filter((s) => isManaged(s as SecretLike)) as SecretLike[];
+      const foreign = await this.#verifiedForeign(namespace, copies);
+      plan = planNamespace(
+        {
+          namespace: ns,
+          sources,
+          copies,
+          serviceAccounts: caches.serviceAccounts.list(namespace) as ServiceAccountLike[],
+          foreign,
+          orphanSince: this.#orphanSince,
+          now: this.#d.clock.now(),
+        },
+        policy,
+      );
+      outcome.verdict = plan.verdict.kind === 'target' ? 'target' : plan.verdict.reason;
+      if (plan.verdict.kind === 'hands-off') {
+        logger.debug('namespace left alone', { namespace, reason: plan.verdict.reason });
+        if (plan.verdict.reason === 'gone') this.#foreign.delete(namespace);
+        return;
+      }
+      for (const ref of plan.orphans) if (!this.#orphanSince.has(ref)) this.#orphanSince.set(ref, this.#d.clock.now());
+      this.#report(namespace, ns, plan.reports, outcome);
+      let replan = false;
+      for (const action of plan.upserts) {
+        if ((await this.#applySecret(namespace, action, outcome)) === 'foreign') replan = true;
+      }
+      if (!replan) break;
+    }
+    if (!plan) return;
+
+    // 3. ServiceAccounts: our copies on every selected ServiceAccount, guarded by resourceVersion.
+    const sas = caches.serviceAccounts.list(namespace) as ServiceAccountLike[];
+    for (const action of planServiceAccounts(plan.verdict, sas, plan.wanted, policy)) {
+      await this.#patchServiceAccount(namespace, action.name, action.resourceVersion, action.change, plan, outcome);
+    }
+
+    // 4. Deletes last, once no ServiceAccount names them.
+    for (const action of plan.deletes) await this.#applySecret(namespace, action, outcome);
+
+    outcome.copies = plan.wanted;
+    if (plan.requeueAfterMs !== undefined) return { requeueAfterMs: plan.requeueAfterMs };
+    return;
+  }
+
+  /** Names known to be foreign, re-checked with a GET so that a removed foreign secret is noticed. */
+  async #verifiedForeign(namespace: string, copies: readonly SecretLike[]): Promise<Set<string>> {
+    const known = this.#foreign.get(namespace);
+    if (!known || known.size === 0) return new Set();
+    for (const name of [...known]) {
+      if (copies.some((c) => c.metadata.name === name)) {
+        known.delete(name); // handed over: it carries our label now
+        continue;
+      }
+      const live = await this.#d.kube.getSecret(namespace, name);
+      if (!live || isManaged(live as SecretLike)) known.delete(name);
+    }
+    return known;
+  }
+
+  #report(namespace: string, ns: NamespaceLike | undefined, reports: readonly Report[], outcome: Outcome): void {
+    const { logger, recorder } = this.#d;
+    const involved = { kind: 'Namespace' as const, name: namespace, uid: ns?.metadata.uid };
+    for (const r of reports) {
+      if (r.kind === 'foreign') {
+        logger.warn('secret with a copy name is not ours; left alone', { namespace, secret: r.name, source: r.source });
+        recorder.warn(involved, 'ForeignSecret', `secret ${r.name} exists but is not managed by pullsecret-operator; it is left alone and not added to ServiceAccounts. Label it app.kubernetes.io/managed-by=pullsecret-operator to hand it over.`);
+        this.#d.metrics?.foreign();
+        outcome.problems.push(`foreign secret ${r.name}`);
+      } else if (r.kind === 'invalid-name') {
+        logger.warn('copy name is not a valid secret name; skipped', { namespace, name: r.name, source: r.source });
+        recorder.warn(involved, 'InvalidTargetName', `no copy of ${r.source}: ${r.reason}`);
+        outcome.problems.push(`invalid name ${r.name}`);
+      } else {
+        logger.warn('two sources map to one copy name; the first wins', { namespace, name: r.name, source: r.source, winner: r.winner });
+        recorder.warn(involved, 'CopyNameCollision', `${r.source} and ${r.winner} both map to ${r.name}; ${r.winner} is copied`);
+        outcome.problems.push(`name collision ${r.name}`);
+      }
+    }
+  }
+
+  /** Applies one secret write. Returns 'foreign' when a create found a secret that is not ours. */
+  async #applySecret(namespace: string, a: SecretAction, outcome: Outcome): Promise<'ok' | 'foreign'> {
+    const { kube, logger, dryRun } = this.#d;
+    const name = a.op === 'delete' ? a.name : a.secret.metadata.name;
+    const fields = { namespace, secret: name, op: a.op, ...(a.op === 'delete' || a.op === 'recreate' ? { reason: a.reason } : { source: a.source }) };
+    if (dryRun) {
+      logger.info('dry run: would write secret', fields);
+      return 'ok';
+    }
+    try {
+      switch (a.op) {
+        case 'create':
+          await kube.createSecret(a.secret);
+          break;
+        case 'update':
+          await kube.replaceSecret(a.secret);
+          break;
+        case 'recreate':
+          await this.#ignoreNotFound(kube.deleteSecret(namespace, name, a.resourceVersion));
+          await kube.createSecret(a.secret);
+          break;
+        case 'delete':
+          await this.#ignoreNotFound(kube.deleteSecret(namespace, name, a.resourceVersion));
+          break;
+      }
+    } catch (err) {
+      if (err instanceof KubeError && err.kind === 'AlreadyExists' && a.op !== 'delete') {
+        const live = await kube.getSecret(namespace, name);
+        if (live && !isManaged(live as SecretLike)) {
+          let set = this.#foreign.get(namespace);
+          if (!set) this.#foreign.set(namespace, (set = new Set()));
+          set.add(name);
+          return 'foreign';
+        }
+        // Ours, and the cache has not caught up yet: its watch event will bring us back.
+        return 'ok';
+      }
+      if (err instanceof KubeError && err.kind === 'Conflict') this.#d.metrics?.conflict('secret');
+      if (err instanceof KubeError && err.kind === 'NotFound' && a.op !== 'delete' && !this.#d.caches.namespaces.get(undefined, namespace)) {
+        throw new KubeError('NamespaceTerminating', 404, `namespace ${namespace} is gone`);
+      }
+      throw err;
+    }
+    outcome.writes++;
+    this.#d.metrics?.write(a.op);
+    logger.info('secret written', fields);
+    return 'ok';
+  }
+
+  async #ignoreNotFound(p: Promise<void>): Promise<void> {
+    try {
+      await p;
+    } catch (err) {
+      if (!(err instanceof KubeError && err.kind === 'NotFound')) throw err;
+    }
+  }
+
+  /**
+   * imagePullSecrets is an atomic list: the patch carries the whole list and the resourceVersion it
+   * was computed from. On 409 the ServiceAccount is read again and the change computed again.
+   */
+  async #patchServiceAccount(
+    namespace: string,
+    name: string,
+    resourceVersion: string | undefined,
+    change: NonNullable<ReturnType<typeof pullSecretsChange>>,
+    plan: Plan,
+    outcome: Outcome,
+  ): Promise<void> {
+    const { kube, logger, dryRun, policy } = this.#d;
+    const fields = { namespace, serviceAccount: name, imagePullSecrets: change.imagePullSecrets.map((e) => e.name) };
+    if (dryRun) {
+      logger.info('dry run: would patch serviceaccount', fields);
+      return;
+    }
+    let rv = resourceVersion;
+    let next = change;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await kube.patchServiceAccountPullSecrets(namespace, name, rv, next);
+        outcome.writes++;
+        outcome.serviceAccountsPatched.push(name);
+        this.#d.metrics?.write('serviceaccount');
+        logger.info('serviceaccount patched', { ...fields, imagePullSecrets: next.imagePullSecrets.map((e) => e.name), attempt });
+        return;
+      } catch (err) {
+        if (err instanceof KubeError && err.kind === 'NotFound') return; // deleted meanwhile
+        if (!(err instanceof KubeError && err.kind === 'Conflict') || attempt >= MAX_SA_ATTEMPTS) throw err;
+        this.#d.metrics?.conflict('serviceaccount');
+        logger.debug('serviceaccount changed meanwhile; reading it again', { namespace, serviceAccount: name, attempt });
+        const fresh = (await kube.getServiceAccount(namespace, name)) as ServiceAccountLike | undefined;
+        if (!fresh) return;
+        const eligible = plan.verdict.kind === 'target' && serviceAccountSelected(fresh, policy) && !isOptedOut(fresh);
+        const again = pullSecretsChange(fresh, eligible ? plan.wanted : []);
+        if (!again) return;
+        rv = fresh.metadata.resourceVersion;
+        next = again;
+      }
+    }
+  }
+
+  /** Sources that are present again stop their grace clock. */
+  #trackOrphans(presentRefs: readonly string[]): void {
+    for (const ref of presentRefs) this.#orphanSince.delete(ref);
+  }
+}

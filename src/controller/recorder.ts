@@ -1,0 +1,69 @@
+/**
+ * Warning Events, deduplicated and rate-limited: the same problem on the same object is recorded
+ * once an hour at most (an Event's default lifetime), and at most `perMinute` Events a minute are
+ * sent in all, so a stuck problem never floods the API. Failures to record are reported, not thrown.
+ */
+import type { CoreEvent, Kube } from '../kube/client.js';
+
+export interface InvolvedObject {
+  kind: 'Namespace' | 'Secret' | 'ServiceAccount';
+  namespace?: string;
+  name: string;
+  uid?: string;
+}
+
+export interface RecorderOptions {
+  kube: Pick<Kube, 'createEvent'>;
+  clock: { now(): number };
+  /** The replica's identity, as reportingInstance. */
+  instance: string;
+  /** Where Namespace-scoped Events go: Events of a Namespace live in that namespace. */
+  dedupeWindowMs?: number;
+  perMinute?: number;
+  enabled: boolean;
+  onError?: (err: unknown) => void;
+  onRecorded?: (reason: string) => void;
+}
+
+export class EventRecorder {
+  #opts: RecorderOptions;
+  #seen = new Map<string, number>();
+  #windowStart = 0;
+  #sentInWindow = 0;
+
+  constructor(opts: RecorderOptions) {
+    this.#opts = opts;
+  }
+
+  /** Records a Warning on `obj`, unless the same one was recorded within the dedupe window. Never throws. */
+  warn(obj: InvolvedObject, reason: string, message: string): void {
+    if (!this.#opts.enabled) return;
+    const now = this.#opts.clock.now();
+    const window = this.#opts.dedupeWindowMs ?? 3_600_000;
+    const key = `${obj.kind}/${obj.namespace ?? ''}/${obj.name}/${reason}/${message}`;
+    const last = this.#seen.get(key);
+    if (last !== undefined && now - last < window) return;
+    if (now - this.#windowStart >= 60_000) {
+      this.#windowStart = now;
+      this.#sentInWindow = 0;
+    }
+    if (this.#sentInWindow >= (this.#opts.perMinute ?? 60)) return;
+    this.#sentInWindow++;
+    this.#seen.set(key, now);
+    if (this.#seen.size > 10_000) for (const [k, t] of this.#seen) if (now - t >= window) this.#seen.delete(k);
+    const event: CoreEvent = {
+      namespace: obj.kind === 'Namespace' ? obj.name : (obj.namespace ?? 'default'),
+      involvedObject: { kind: obj.kind, apiVersion: 'v1', name: obj.name, namespace: obj.kind === 'Namespace' ? undefined : obj.namespace, uid: obj.uid },
+      type: 'Warning',
+      reason,
+      message,
+      reportingInstance: this.#opts.instance,
+      time: new Date(now),
+    };
+    this.#opts.onRecorded?.(reason);
+    this.#opts.kube.createEvent(event).catch((err: unknown) => {
+      this.#seen.delete(key);
+      this.#opts.onError?.(err);
+    });
+  }
+}

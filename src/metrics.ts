@@ -1,0 +1,93 @@
+/**
+ * Prometheus metrics through prom-client, on a registry of their own (no global state).
+ * controller-runtime and workqueue names are used where they exist, so existing dashboards work.
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { OperatorMetrics } from './controller/operator.js';
+import type { InformerStatus } from './kube/informers.js';
+import type { WorkQueueEvent } from './controller/workqueue.js';
+
+const CONTROLLER = 'pullsecret';
+
+export class Metrics implements OperatorMetrics {
+  readonly registry = new Registry();
+  readonly reconcileTotal = new Counter({ name: 'controller_runtime_reconcile_total', help: 'Reconciles by result', labelNames: ['controller', 'result'], registers: [this.registry] });
+  readonly reconcileErrors = new Counter({ name: 'controller_runtime_reconcile_errors_total', help: 'Reconciles that failed', labelNames: ['controller'], registers: [this.registry] });
+  readonly reconcileTime = new Histogram({
+    name: 'controller_runtime_reconcile_time_seconds',
+    help: 'Reconcile durations',
+    labelNames: ['controller'],
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [this.registry],
+  });
+  readonly queueDepth: Gauge<'name'>;
+  readonly queueRetries = new Counter({ name: 'workqueue_retries_total', help: 'Keys requeued with backoff', labelNames: ['name'], registers: [this.registry] });
+  readonly managedCopies: Gauge;
+  readonly secretWrites = new Counter({ name: 'pullsecret_operator_secret_writes_total', help: 'Writes of copies by operation', labelNames: ['op'], registers: [this.registry] });
+  readonly saPatches = new Counter({ name: 'pullsecret_operator_serviceaccount_patches_total', help: 'ServiceAccount imagePullSecrets patches', registers: [this.registry] });
+  readonly conflicts = new Counter({ name: 'pullsecret_operator_conflicts_total', help: '409 Conflicts on writes, by object kind', labelNames: ['kind'], registers: [this.registry] });
+  readonly foreignSecrets = new Counter({ name: 'pullsecret_operator_foreign_secret_conflicts_total', help: 'Times a copy name was found held by a secret that is not ours', registers: [this.registry] });
+  readonly informerRestarts = new Counter({ name: 'pullsecret_operator_informer_restarts_total', help: 'Informer list/watch restarts after errors', labelNames: ['informer'], registers: [this.registry] });
+  readonly informerLastEvent = new Gauge({ name: 'pullsecret_operator_informer_last_event_timestamp_seconds', help: 'Unix time of the last event or list of each informer', labelNames: ['informer'], registers: [this.registry] });
+  readonly leader = new Gauge({ name: 'pullsecret_operator_leader', help: '1 when this replica is the leader', registers: [this.registry] });
+  readonly events = new Counter({ name: 'pullsecret_operator_events_total', help: 'Warning Events recorded, by reason', labelNames: ['reason'], registers: [this.registry] });
+
+  constructor(opts: { defaultMetrics?: boolean; depth?: () => number; copies?: () => number } = {}) {
+    if (opts.defaultMetrics) collectDefaultMetrics({ register: this.registry });
+    const { depth, copies } = opts;
+    this.queueDepth = new Gauge({
+      name: 'workqueue_depth',
+      help: 'Keys waiting in the work queue',
+      labelNames: ['name'],
+      registers: [this.registry],
+      collect() {
+        if (depth) this.set({ name: CONTROLLER }, depth());
+      },
+    });
+    this.managedCopies = new Gauge({
+      name: 'pullsecret_operator_managed_copies',
+      help: 'Copies managed by this operator (cache size)',
+      registers: [this.registry],
+      collect() {
+        if (copies) this.set(copies());
+      },
+    });
+  }
+
+  queueEvent(e: WorkQueueEvent, terminal: boolean): void {
+    if (e.type === 'requeue') return;
+    const result = e.type === 'done' ? 'success' : terminal ? 'success' : 'error';
+    this.reconcileTotal.inc({ controller: CONTROLLER, result });
+    this.reconcileTime.observe({ controller: CONTROLLER }, e.durationMs / 1000);
+    if (result === 'error') {
+      this.reconcileErrors.inc({ controller: CONTROLLER });
+      this.queueRetries.inc({ name: CONTROLLER });
+    }
+  }
+
+  informerStatus(informer: string, s: InformerStatus): void {
+    if (s.type === 'error') this.informerRestarts.inc({ informer });
+    if (s.type === 'synced') this.informerLastEvent.set({ informer }, Date.now() / 1000);
+  }
+
+  informerEvent(informer: string): void {
+    this.informerLastEvent.set({ informer }, Date.now() / 1000);
+  }
+
+  write(kind: 'create' | 'update' | 'recreate' | 'delete' | 'serviceaccount'): void {
+    if (kind === 'serviceaccount') this.saPatches.inc();
+    else this.secretWrites.inc({ op: kind });
+  }
+
+  conflict(kind: 'secret' | 'serviceaccount'): void {
+    this.conflicts.inc({ kind });
+  }
+
+  foreign(): void {
+    this.foreignSecrets.inc();
+  }
+
+  event(reason: string): void {
+    this.events.inc({ reason });
+  }
+}

@@ -1,0 +1,118 @@
+/**
+ * Runs the operator as a real process (node --import tsx src/main.ts), as an admin would run the
+ * binary, and collects its JSON log lines.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+export interface LogLine {
+  level: string;
+  message: string;
+  [field: string]: unknown;
+}
+
+export interface OperatorProcess {
+  child: ChildProcess;
+  /** Parsed JSON log lines so far. */
+  logs: LogLine[];
+  /** Everything written to stderr and stdout, verbatim. */
+  stderr(): string;
+  stdout(): string;
+  /** The port of /healthz, /readyz, /metrics (when started with an HTTP address). */
+  httpPort: number | undefined;
+  waitForLog(pred: (l: LogLine) => boolean, timeoutMs?: number, what?: string): Promise<LogLine>;
+  /** Sends a signal and resolves with the exit code and how long the exit took. */
+  stop(signal?: NodeJS.Signals): Promise<{ code: number | null; signal: NodeJS.Signals | null; ms: number }>;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+export interface StartOptions {
+  kubeconfig: string;
+  args?: string[];
+  env?: Record<string, string>;
+  /** Wait for the caches to sync (default true, unless --once is among the args). */
+  waitSynced?: boolean;
+}
+
+export async function startOperator(opts: StartOptions): Promise<OperatorProcess> {
+  const args = opts.args ?? [];
+  const child = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'src', 'main.ts'), ...args], {
+    cwd: REPO_ROOT,
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', KUBECONFIG: opts.kubeconfig, PSO_HTTP_ADDRESS: '127.0.0.1:0', ...opts.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let err = '';
+  let out = '';
+  let partial = '';
+  const logs: LogLine[] = [];
+  const waiters: { pred: (l: LogLine) => boolean; resolve: (l: LogLine) => void }[] = [];
+  child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => {
+    const text = d.toString();
+    err += text;
+    partial += text;
+    const lines = partial.split('\n');
+    partial = lines.pop() ?? '';
+    for (const line of lines) {
+      let parsed: LogLine;
+      try {
+        parsed = JSON.parse(line) as LogLine;
+      } catch {
+        continue;
+      }
+      logs.push(parsed);
+      for (const w of [...waiters]) {
+        if (w.pred(parsed)) {
+          waiters.splice(waiters.indexOf(w), 1);
+          w.resolve(parsed);
+        }
+      }
+    }
+  });
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('exit', (code, signal) => resolve({ code, signal })),
+  );
+  const proc: OperatorProcess = {
+    child,
+    logs,
+    stderr: () => err,
+    stdout: () => out,
+    httpPort: undefined,
+    waitForLog(pred, timeoutMs = 20000, what = 'a log line') {
+      const found = logs.find(pred);
+      if (found) return Promise.resolve(found);
+      return new Promise((resolve, reject) => {
+        const w = { pred, resolve: (l: LogLine) => (clearTimeout(t), resolve(l)) };
+        const t = setTimeout(() => {
+          waiters.splice(waiters.indexOf(w), 1);
+          reject(new Error(`timed out waiting for ${what}; operator stderr tail:\n${err.slice(-3000)}`));
+        }, timeoutMs);
+        waiters.push(w);
+        void exited.then(({ code, signal }) => {
+          if (waiters.includes(w)) {
+            clearTimeout(t);
+            waiters.splice(waiters.indexOf(w), 1);
+            reject(new Error(`operator exited (${code ?? signal}) while waiting for ${what}; stderr tail:\n${err.slice(-3000)}`));
+          }
+        });
+      });
+    },
+    async stop(signal = 'SIGTERM') {
+      const started = Date.now();
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      const r = await exited;
+      return { ...r, ms: Date.now() - started };
+    },
+    exited,
+  };
+  const once = args.includes('--once') || args.includes('cleanup');
+  if (!once && args.some((a) => a.startsWith('--http-address')) === false) {
+    const l = await proc.waitForLog((x) => x.message === 'http server listening', 20000, 'the http server');
+    proc.httpPort = Number(l['port']);
+  }
+  if (opts.waitSynced ?? !once) await proc.waitForLog((x) => x.message === 'caches synced; reconciling', 20000, 'caches to sync');
+  return proc;
+}
