@@ -17,7 +17,7 @@ export interface RecorderOptions {
   clock: { now(): number };
   /** The replica's identity, as reportingInstance. */
   instance: string;
-  /** Where Namespace-scoped Events go: Events of a Namespace live in that namespace. */
+  /** How long the same problem on the same object stays quiet after it was recorded. Default 1 h. */
   dedupeWindowMs?: number;
   perMinute?: number;
   enabled: boolean;
@@ -52,7 +52,9 @@ export class EventRecorder {
     this.#seen.set(key, now);
     if (this.#seen.size > 10_000) for (const [k, t] of this.#seen) if (now - t >= window) this.#seen.delete(k);
     const event: CoreEvent = {
-      namespace: obj.kind === 'Namespace' ? obj.name : (obj.namespace ?? 'default'),
+      // As client-go does, Events about a cluster-scoped object (a Namespace) live in `default`:
+      // the API server accepts no other namespace for them. `kubectl describe namespace` finds them.
+      namespace: obj.kind === 'Namespace' ? 'default' : (obj.namespace ?? 'default'),
       involvedObject: { kind: obj.kind, apiVersion: 'v1', name: obj.name, namespace: obj.kind === 'Namespace' ? undefined : obj.namespace, uid: obj.uid },
       type: 'Warning',
       reason,

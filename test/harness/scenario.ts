@@ -4,7 +4,7 @@
  * limited to them with --source-namespace and --namespace-selector. Test files therefore do not
  * see each other's namespaces.
  */
-import { ApiException, CoreV1Api, type V1Secret, type V1ServiceAccount } from '@kubernetes/client-node';
+import { ApiException, CoreV1Api, PatchStrategy, setHeaderOptions, type V1Secret, type V1ServiceAccount } from '@kubernetes/client-node';
 import { applyIbmSecrets } from './fixtures.js';
 import { testKubeConfig, uniqueName, waitFor } from './kube.js';
 import { type OperatorProcess, startOperator } from './operator.js';
@@ -12,6 +12,8 @@ import { type OperatorProcess, startOperator } from './operator.js';
 export const MANAGED = 'app.kubernetes.io/managed-by';
 export const SOURCE = 'pullsecret-operator.io/source';
 export const OPT_OUT = 'pullsecret-operator.io/opt-out';
+/** Options for client-node patch calls: a JSON merge patch. */
+export const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 
 export function isNotFound(err: unknown): boolean {
   return err instanceof ApiException && err.code === 404;
