@@ -59,7 +59,7 @@ export interface Plan {
   /** Names of our copies that belong on the selected ServiceAccounts, in order. */
   wanted: string[];
   reports: Report[];
-  /** Source refs whose copies are waiting out the grace period. */
+  /** Grace clocks running: refs of missing sources, or `stray:<ns>/<name>` for strays. */
   orphans: string[];
   /** When to look again (the earliest end of a grace period), if any. */
   requeueAfterMs?: number;
@@ -114,6 +114,7 @@ export function planNamespace(state: NamespaceState, policy: Policy): Plan {
   // 2. Copies whose source is gone or no longer qualifies: kept for the grace period, then removed.
   //    Copies of a source that exists but does not parse are kept as they are.
   const frozen = new Set(state.sources.invalid.map((s) => s.ref));
+  const present = new Set(state.sources.valid.map((s) => s.ref));
   let requeue: number | undefined;
   for (const c of [...copies.values()].sort((a, b) => a.metadata.name.localeCompare(b.metadata.name))) {
     if (desiredNames.has(c.metadata.name)) continue;
@@ -122,10 +123,13 @@ export function planNamespace(state: NamespaceState, policy: Policy): Plan {
       plan.wanted.push(c.metadata.name);
       continue;
     }
-    const since = state.orphanSince.get(ref) ?? state.now;
+    // The grace clock runs per missing source. A copy whose source exists but maps to another name
+    // (a hand-labelled or renamed secret) is a stray: its clock is its own.
+    const clock = present.has(ref) ? `stray:${ns}/${c.metadata.name}` : ref;
+    const since = state.orphanSince.get(clock) ?? state.now;
     const left = since + policy.orphanGraceMs - state.now;
     if (left > 0) {
-      plan.orphans.push(ref);
+      plan.orphans.push(clock);
       plan.wanted.push(c.metadata.name);
       requeue = requeue === undefined ? left : Math.min(requeue, left);
     } else {

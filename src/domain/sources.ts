@@ -22,8 +22,10 @@ export type Classification =
  * (`https://index.docker.io/v1/`) or carry a port or path.
  */
 export function registryHost(key: string): string {
+  // As the kubelet reads a key (the host of a URL): drop scheme, path, query, fragment, user info and port.
   let host = key.trim().toLowerCase().replace(/^[a-z][a-z0-9+.-]*:\/\//, '');
-  host = host.split('/')[0] ?? '';
+  host = host.split(/[/?#]/)[0] ?? '';
+  host = host.slice(host.lastIndexOf('@') + 1);
   return host.replace(/:\d+$/, '');
 }
 

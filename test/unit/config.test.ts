@@ -1,0 +1,141 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+
+import { type Config, loadConfig, parseDuration } from '../../src/config.js';
+import { parseSelector } from '../../src/domain/selector.js';
+import { DEFAULT_REGISTRY_HOSTS } from '../../src/domain/sources.js';
+
+// ---------------------------------------------------------------------------
+// parseDuration
+// ---------------------------------------------------------------------------
+
+const durationCases: { name: string; text: string; want: number }[] = [
+  { name: 'TestMilliseconds', text: '500ms', want: 500 },
+  { name: 'TestSeconds', text: '30s', want: 30_000 },
+  { name: 'TestMinutes', text: '10m', want: 600_000 },
+  { name: 'TestHours', text: '1h', want: 3_600_000 },
+  { name: 'TestHoursAndMinutes', text: '1h30m', want: 5_400_000 },
+  { name: 'TestMinutesAndSeconds', text: '1m30s', want: 90_000 },
+  { name: 'TestEveryUnit', text: '1h1m1s1ms', want: 3_661_001 },
+  { name: 'TestFraction', text: '1.5h', want: 5_400_000 },
+  { name: 'TestBareNumberIsSeconds', text: '45', want: 45_000 },
+  { name: 'TestZero', text: '0s', want: 0 },
+  { name: 'TestSurroundingSpace', text: ' 2m ', want: 120_000 },
+];
+
+for (const c of durationCases) {
+  test(`parseDuration: ${c.name}`, () => {
+    assert.equal(parseDuration(c.text), c.want);
+  });
+}
+
+const badDurations: { name: string; text: string }[] = [
+  { name: 'TestEmpty', text: '' },
+  { name: 'TestUnitOnly', text: 'm' },
+  { name: 'TestUnknownUnit', text: '1d' },
+  { name: 'TestTrailingGarbage', text: '10mx' },
+  { name: 'TestTrailingNumber', text: '5m5' },
+  { name: 'TestNegative', text: '-1s' },
+  { name: 'TestSpaceInside', text: '1h 30m' },
+  { name: 'TestWord', text: 'soon' },
+];
+
+for (const c of badDurations) {
+  test(`parseDuration throws: ${c.name}`, () => {
+    assert.throws(() => parseDuration(c.text), { message: `invalid duration "${c.text}" (use e.g. 500ms, 30s, 10m, 1h)` });
+  });
+}
+
+// ---------------------------------------------------------------------------
+// loadConfig
+// ---------------------------------------------------------------------------
+
+const HOST = 'node-1';
+
+test('loadConfig: TestDefaults', () => {
+  const c = loadConfig([], {}, HOST);
+  const want: Config = {
+    command: 'run',
+    policy: {
+      sourceNamespace: 'default',
+      registryHosts: [...DEFAULT_REGISTRY_HOSTS],
+      excludeNamespaces: [],
+      namespaceSelector: [],
+      serviceAccounts: 'all',
+      orphanGraceMs: 600_000,
+    },
+    kubeconfig: undefined,
+    resyncPeriodMs: 600_000,
+    workers: 4,
+    dryRun: false,
+    once: false,
+    logLevel: 'info',
+    httpAddress: ':8080',
+    unhealthyAfterMs: 120_000,
+    identity: `${HOST}-${process.pid}`,
+  };
+  assert.deepEqual(c, want);
+  assert.ok(Object.isFrozen(c));
+  assert.ok(Object.isFrozen(c.policy));
+});
+
+const valueCases: { name: string; argv: string[]; env: Record<string, string>; pick: (c: Readonly<Config>) => unknown; want: unknown }[] = [
+  { name: 'TestEnvSetsValue', argv: [], env: { PSO_WORKERS: '8' }, pick: (c) => c.workers, want: 8 },
+  { name: 'TestFlagSetsValue', argv: ['--workers', '2'], env: {}, pick: (c) => c.workers, want: 2 },
+  { name: 'TestFlagWinsOverEnv', argv: ['--workers=2'], env: { PSO_WORKERS: '8' }, pick: (c) => c.workers, want: 2 },
+  { name: 'TestSourceNamespaceFlagWinsOverEnv', argv: ['--source-namespace', 'from-flag'], env: { PSO_SOURCE_NAMESPACE: 'from-env' }, pick: (c) => c.policy.sourceNamespace, want: 'from-flag' },
+  { name: 'TestSourceNamespaceEnv', argv: [], env: { PSO_SOURCE_NAMESPACE: 'ibm-secrets' }, pick: (c) => c.policy.sourceNamespace, want: 'ibm-secrets' },
+  { name: 'TestBooleanFlagWinsOverEnv', argv: ['--dry-run'], env: { PSO_DRY_RUN: 'false' }, pick: (c) => c.dryRun, want: true },
+  { name: 'TestBooleanEnvTrue', argv: [], env: { PSO_DRY_RUN: 'true', PSO_ONCE: '1' }, pick: (c) => [c.dryRun, c.once], want: [true, true] },
+  { name: 'TestBooleanEnvFalse', argv: [], env: { PSO_DRY_RUN: 'no', PSO_ONCE: '0' }, pick: (c) => [c.dryRun, c.once], want: [false, false] },
+  { name: 'TestRegistryHostsList', argv: ['--registry-hosts', ' quay.io , *.corp.example ,'], env: {}, pick: (c) => c.policy.registryHosts, want: ['quay.io', '*.corp.example'] },
+  { name: 'TestExcludeNamespacesEnv', argv: [], env: { PSO_EXCLUDE_NAMESPACES: 'sandbox-*,ci' }, pick: (c) => c.policy.excludeNamespaces, want: ['sandbox-*', 'ci'] },
+  { name: 'TestNamespaceSelector', argv: ['--namespace-selector', 'env=prod,!legacy'], env: {}, pick: (c) => c.policy.namespaceSelector, want: parseSelector('env=prod,!legacy') },
+  { name: 'TestServiceAccountsList', argv: ['--service-accounts', 'default, deployer'], env: {}, pick: (c) => c.policy.serviceAccounts, want: ['default', 'deployer'] },
+  { name: 'TestServiceAccountsStarIsAll', argv: [], env: { PSO_SERVICE_ACCOUNTS: '*' }, pick: (c) => c.policy.serviceAccounts, want: 'all' },
+  { name: 'TestDurations', argv: ['--orphan-grace', '0', '--resync-period', '1h', '--unhealthy-after=30s'], env: {}, pick: (c) => [c.policy.orphanGraceMs, c.resyncPeriodMs, c.unhealthyAfterMs], want: [0, 3_600_000, 30_000] },
+  { name: 'TestOrphanGraceEnv', argv: [], env: { PSO_ORPHAN_GRACE: '90s' }, pick: (c) => c.policy.orphanGraceMs, want: 90_000 },
+  { name: 'TestLogLevel', argv: ['--log-level', 'debug'], env: { PSO_LOG_LEVEL: 'warn' }, pick: (c) => c.logLevel, want: 'debug' },
+  { name: 'TestHttpAddressEmptyDisables', argv: ['--http-address', ''], env: {}, pick: (c) => c.httpAddress, want: '' },
+  { name: 'TestKubeconfigEnv', argv: [], env: { KUBECONFIG: '/tmp/kc' }, pick: (c) => c.kubeconfig, want: '/tmp/kc' },
+  { name: 'TestKubeconfigFlagWins', argv: ['--kubeconfig', '/flag/kc'], env: { KUBECONFIG: '/tmp/kc' }, pick: (c) => c.kubeconfig, want: '/flag/kc' },
+  { name: 'TestPodNameIsIdentity', argv: [], env: { POD_NAME: 'pso-abc' }, pick: (c) => c.identity, want: 'pso-abc' },
+  { name: 'TestCleanupCommand', argv: ['cleanup'], env: {}, pick: (c) => c.command, want: 'cleanup' },
+  { name: 'TestRunCommand', argv: ['run', '--once'], env: {}, pick: (c) => [c.command, c.once], want: ['run', true] },
+  { name: 'TestHelp', argv: ['--help'], env: {}, pick: (c) => c.command, want: 'help' },
+  { name: 'TestVersion', argv: ['cleanup', '--version'], env: {}, pick: (c) => c.command, want: 'version' },
+];
+
+for (const c of valueCases) {
+  test(`loadConfig: ${c.name}`, () => {
+    assert.deepEqual(c.pick(loadConfig(c.argv, c.env, HOST)), c.want);
+  });
+}
+
+const invalidCases: { name: string; argv: string[]; env: Record<string, string>; message: RegExp }[] = [
+  { name: 'TestWorkersZero', argv: ['--workers', '0'], env: {}, message: /^--workers: "0"/ },
+  { name: 'TestWorkersTooMany', argv: [], env: { PSO_WORKERS: '65' }, message: /^--workers: "65"/ },
+  { name: 'TestWorkersNotANumber', argv: ['--workers', 'four'], env: {}, message: /^--workers: "four"/ },
+  { name: 'TestWorkersFraction', argv: ['--workers', '1.5'], env: {}, message: /^--workers: "1.5"/ },
+  { name: 'TestLogLevel', argv: [], env: { PSO_LOG_LEVEL: 'trace' }, message: /^--log-level: "trace"/ },
+  { name: 'TestSourceNamespace', argv: ['--source-namespace', 'Not_A_Namespace'], env: {}, message: /^--source-namespace: "Not_A_Namespace"/ },
+  { name: 'TestRegistryHostsEmpty', argv: ['--registry-hosts', ' , '], env: {}, message: /^--registry-hosts: / },
+  { name: 'TestNamespaceSelector', argv: ['--namespace-selector', 'team in (a'], env: {}, message: /^--namespace-selector: invalid label selector requirement/ },
+  { name: 'TestNamespaceSelectorFromEnv', argv: [], env: { PSO_NAMESPACE_SELECTOR: 'a b' }, message: /^--namespace-selector: / },
+  { name: 'TestOrphanGrace', argv: ['--orphan-grace', '10 minutes'], env: {}, message: /^--orphan-grace: invalid duration "10 minutes"/ },
+  { name: 'TestResyncPeriodUnparsable', argv: [], env: { PSO_RESYNC_PERIOD: 'daily' }, message: /^--resync-period: invalid duration "daily"/ },
+  { name: 'TestResyncPeriodTooShort', argv: ['--resync-period', '500ms'], env: {}, message: /^--resync-period: must be at least 1000ms/ },
+  { name: 'TestUnhealthyAfterTooShort', argv: [], env: { PSO_UNHEALTHY_AFTER: '10ms' }, message: /^--unhealthy-after: must be at least 1000ms/ },
+  { name: 'TestDryRunEnvNotBoolean', argv: [], env: { PSO_DRY_RUN: 'maybe' }, message: /^--dry-run: "maybe" is not a boolean/ },
+  { name: 'TestOnceEnvNotBoolean', argv: [], env: { PSO_ONCE: 'perhaps' }, message: /^--once: "perhaps" is not a boolean/ },
+  { name: 'TestUnknownFlag', argv: ['--bogus'], env: {}, message: /--bogus/ },
+  { name: 'TestFlagWithoutValue', argv: ['--workers'], env: {}, message: /--workers/ },
+  { name: 'TestUnknownCommand', argv: ['start'], env: {}, message: /unknown command "start"/ },
+  { name: 'TestExtraArguments', argv: ['run', 'now'], env: {}, message: /unexpected arguments: now/ },
+];
+
+for (const c of invalidCases) {
+  test(`loadConfig throws: ${c.name}`, () => {
+    assert.throws(() => loadConfig(c.argv, c.env, HOST), { message: c.message });
+  });
+}

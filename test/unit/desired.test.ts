@@ -1,0 +1,289 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+
+import {
+  type NamespaceVerdict,
+  type Policy,
+  type PullSecretsChange,
+  type SourceSet,
+  addedEntries,
+  collectSources,
+  desiredCopy,
+  isOptedOut,
+  isTerminating,
+  namespaceVerdict,
+  pullSecretsChange,
+  sameData,
+  serviceAccountSelected,
+} from '../../src/domain/desired.js';
+import { ADDED_ENTRIES_ANNOTATION, COPY_LABEL, MANAGED_BY_LABEL, MANAGED_BY_VALUE, OPT_OUT_ANNOTATION, SOURCE_ANNOTATION } from '../../src/domain/naming.js';
+import { parseSelector } from '../../src/domain/selector.js';
+import { DOCKER_CFG, DOCKER_CONFIG_JSON } from '../../src/domain/sources.js';
+import type { NamespaceLike, SecretLike, ServiceAccountLike } from '../../src/domain/types.js';
+import { fixtureSecret, fixtureSecrets, namespace, optedOut, policy, pullSecret, secret, serviceAccount } from './helpers.js';
+
+// ---------------------------------------------------------------------------
+// namespaceVerdict
+// ---------------------------------------------------------------------------
+
+const verdictCases: { name: string; ns: NamespaceLike | undefined; policy?: Partial<Policy>; want: NamespaceVerdict }[] = [
+  { name: 'TestOrdinaryNamespaceIsTarget', ns: namespace('team-a'), want: { kind: 'target' } },
+  { name: 'TestGoneNamespaceIsHandsOff', ns: undefined, want: { kind: 'hands-off', reason: 'gone' } },
+  { name: 'TestDeletionTimestampIsHandsOff', ns: namespace('team-a', { terminating: 'deletionTimestamp' }), want: { kind: 'hands-off', reason: 'terminating' } },
+  { name: 'TestTerminatingPhaseIsHandsOff', ns: namespace('team-a', { terminating: 'phase' }), want: { kind: 'hands-off', reason: 'terminating' } },
+  { name: 'TestTerminatingOptedOutIsStillHandsOff', ns: namespace('team-a', { annotations: optedOut, terminating: 'phase' }), want: { kind: 'hands-off', reason: 'terminating' } },
+  { name: 'TestTerminatingKubeSystemIsHandsOff', ns: namespace('kube-system', { terminating: 'deletionTimestamp' }), want: { kind: 'hands-off', reason: 'terminating' } },
+  { name: 'TestSourceNamespaceGetsNoCopies', ns: namespace('default'), want: { kind: 'hands-off', reason: 'source-namespace' } },
+  { name: 'TestConfiguredSourceNamespaceGetsNoCopies', ns: namespace('ibm-secrets'), policy: { sourceNamespace: 'ibm-secrets' }, want: { kind: 'hands-off', reason: 'source-namespace' } },
+  { name: 'TestDefaultIsTargetWhenNotSource', ns: namespace('default'), policy: { sourceNamespace: 'ibm-secrets' }, want: { kind: 'target' } },
+  { name: 'TestKubeSystemExcluded', ns: namespace('kube-system'), want: { kind: 'cleanup', reason: 'excluded' } },
+  { name: 'TestKubePublicExcluded', ns: namespace('kube-public'), want: { kind: 'cleanup', reason: 'excluded' } },
+  { name: 'TestKubeNodeLeaseExcluded', ns: namespace('kube-node-lease'), want: { kind: 'cleanup', reason: 'excluded' } },
+  { name: 'TestKubeSystemExcludedEvenWithOtherGlobs', ns: namespace('kube-system'), policy: { excludeNamespaces: ['sandbox-*'] }, want: { kind: 'cleanup', reason: 'excluded' } },
+  { name: 'TestOtherKubePrefixedNamespaceIsTarget', ns: namespace('kube-flannel'), want: { kind: 'target' } },
+  { name: 'TestConfiguredGlobExcludes', ns: namespace('sandbox-7'), policy: { excludeNamespaces: ['sandbox-*'] }, want: { kind: 'cleanup', reason: 'excluded' } },
+  { name: 'TestConfiguredGlobQuestionMark', ns: namespace('ci-1'), policy: { excludeNamespaces: ['ci-?'] }, want: { kind: 'cleanup', reason: 'excluded' } },
+  { name: 'TestConfiguredGlobDoesNotMatchOthers', ns: namespace('team-a'), policy: { excludeNamespaces: ['sandbox-*', 'ci-?'] }, want: { kind: 'target' } },
+  { name: 'TestOutsideSelectorIsCleanup', ns: namespace('team-a'), policy: { namespaceSelector: parseSelector('pullsecrets=on') }, want: { kind: 'cleanup', reason: 'not-selected' } },
+  { name: 'TestInsideSelectorIsTarget', ns: namespace('team-a', { labels: { pullsecrets: 'on' } }), policy: { namespaceSelector: parseSelector('pullsecrets=on') }, want: { kind: 'target' } },
+  { name: 'TestNotInSelectorExcludesLabelled', ns: namespace('team-a', { labels: { tier: 'sys' } }), policy: { namespaceSelector: parseSelector('tier notin (sys)') }, want: { kind: 'cleanup', reason: 'not-selected' } },
+  { name: 'TestOptedOutIsCleanup', ns: namespace('team-a', { annotations: optedOut }), want: { kind: 'cleanup', reason: 'opted-out' } },
+  { name: 'TestOptOutIsCaseInsensitive', ns: namespace('team-a', { annotations: { [OPT_OUT_ANNOTATION]: ' True ' } }), want: { kind: 'cleanup', reason: 'opted-out' } },
+  { name: 'TestOptOutFalseIsTarget', ns: namespace('team-a', { annotations: { [OPT_OUT_ANNOTATION]: 'false' } }), want: { kind: 'target' } },
+  { name: 'TestOptOutAsLabelDoesNothing', ns: namespace('team-a', { labels: { [OPT_OUT_ANNOTATION]: 'true' } }), want: { kind: 'target' } },
+];
+
+for (const c of verdictCases) {
+  test(`namespaceVerdict: ${c.name}`, () => {
+    assert.deepEqual(namespaceVerdict(c.ns, policy(c.policy)), c.want);
+  });
+}
+
+test('isTerminating: TestActiveNamespaceIsNotTerminating', () => {
+  assert.equal(isTerminating(namespace('team-a')), false);
+});
+
+test('isOptedOut: TestNoAnnotationsIsNotOptedOut', () => {
+  assert.equal(isOptedOut({ metadata: {} }), false);
+});
+
+// ---------------------------------------------------------------------------
+// collectSources
+// ---------------------------------------------------------------------------
+
+const usIcr = pullSecret('default-us-icr-io', ['us.icr.io']);
+const garbage = secret('broken-icr-io', DOCKER_CONFIG_JSON, { '.dockerconfigjson': 'not-base64-json' });
+
+const collectCases: { name: string; secrets: SecretLike[]; policy?: Partial<Policy>; want: SourceSet }[] = [
+  {
+    name: 'TestFixturesGiveFiveSourcesSortedByName',
+    secrets: fixtureSecrets(),
+    want: {
+      valid: ['all-icr-io', 'bluemix-default-secret-regional', 'default-icr-io', 'default-uk-icr-io', 'default-us-icr-io'].map((name) => {
+        const s = fixtureSecret(name);
+        return { name, ref: `default/${name}`, type: s.type ?? '', data: { ...(s.data ?? {}) } };
+      }),
+      invalid: [],
+    },
+  },
+  {
+    name: 'TestSourceKeepsOnlyTypeAndData',
+    secrets: [pullSecret('default-us-icr-io', ['us.icr.io'], { labels: { team: 'x' }, annotations: { note: 'y' } })],
+    want: { valid: [{ name: 'default-us-icr-io', ref: 'default/default-us-icr-io', type: DOCKER_CONFIG_JSON, data: { ...(usIcr.data ?? {}) } }], invalid: [] },
+  },
+  {
+    name: 'TestUnparsablePullSecretIsInvalid',
+    secrets: [garbage],
+    want: { valid: [], invalid: [{ name: 'broken-icr-io', ref: 'default/broken-icr-io', reason: '".dockerconfigjson" is not base64-encoded JSON' }] },
+  },
+  {
+    name: 'TestIgnoredSecretsAreNotListed',
+    secrets: [fixtureSecret('dockerhub-creds'), fixtureSecret('app-config'), pullSecret('x', ['us.icr.io'], { labels: { [COPY_LABEL]: 'false' } })],
+    want: { valid: [], invalid: [] },
+  },
+  {
+    name: 'TestOurOwnCopyIsNeverASource',
+    secrets: [pullSecret('all-icr-io', ['icr.io'], { labels: { [MANAGED_BY_LABEL]: MANAGED_BY_VALUE } })],
+    want: { valid: [], invalid: [] },
+  },
+  {
+    name: 'TestSecretOfAnotherNamespaceIsNotASource',
+    secrets: [pullSecret('default-us-icr-io', ['us.icr.io'], { namespace: 'team-a' })],
+    want: { valid: [], invalid: [] },
+  },
+  {
+    name: 'TestConfiguredSourceNamespace',
+    secrets: [pullSecret('default-us-icr-io', ['us.icr.io'], { namespace: 'ibm-secrets' }), pullSecret('all-icr-io', ['icr.io'], { namespace: 'default' })],
+    policy: { sourceNamespace: 'ibm-secrets' },
+    want: { valid: [{ name: 'default-us-icr-io', ref: 'ibm-secrets/default-us-icr-io', type: DOCKER_CONFIG_JSON, data: { ...(usIcr.data ?? {}) } }], invalid: [] },
+  },
+];
+
+for (const c of collectCases) {
+  test(`collectSources: ${c.name}`, () => {
+    assert.deepEqual(collectSources(c.secrets, policy(c.policy)), c.want);
+  });
+}
+
+// ---------------------------------------------------------------------------
+// desiredCopy
+// ---------------------------------------------------------------------------
+
+test('desiredCopy: TestCopyHasSourceTypeAndDataOurLabelAndSourceAnnotationOnly', () => {
+  const src = pullSecret('bluemix-default-secret-regional', ['registry.ng.bluemix.net'], {
+    type: DOCKER_CFG,
+    labels: { team: 'x', [COPY_LABEL]: 'true' },
+    annotations: { 'kubectl.kubernetes.io/last-applied-configuration': '{}' },
+  });
+  const { valid } = collectSources([src], policy());
+  assert.equal(valid.length, 1);
+  const source = valid[0]!;
+  const copy = desiredCopy(source, 'team-a', 'bluemix-team-a-secret-regional');
+  assert.deepEqual(copy, {
+    metadata: {
+      name: 'bluemix-team-a-secret-regional',
+      namespace: 'team-a',
+      labels: { [MANAGED_BY_LABEL]: MANAGED_BY_VALUE },
+      annotations: { [SOURCE_ANNOTATION]: 'default/bluemix-default-secret-regional' },
+    },
+    type: DOCKER_CFG,
+    data: src.data,
+  });
+  assert.notEqual(copy.data, source.data, 'the copy owns its data map');
+});
+
+// ---------------------------------------------------------------------------
+// pullSecretsChange
+// ---------------------------------------------------------------------------
+
+const pullCases: { name: string; sa: ServiceAccountLike; wanted: string[]; want: PullSecretsChange | null }[] = [
+  {
+    name: 'TestDoNothingWhenOursAreThere',
+    sa: serviceAccount('default', ['all-icr-io', 'team-a-us-icr-io'], { added: 'all-icr-io,team-a-us-icr-io' }),
+    wanted: ['all-icr-io', 'team-a-us-icr-io'],
+    want: null,
+  },
+  {
+    name: 'TestDoNothingWhenOursAreThereInAnotherOrder',
+    sa: serviceAccount('default', ['team-a-us-icr-io', 'all-icr-io'], { added: 'all-icr-io,team-a-us-icr-io' }),
+    wanted: ['all-icr-io', 'team-a-us-icr-io'],
+    want: null,
+  },
+  { name: 'TestDoNothingWithNothingWantedAndNothingOurs', sa: serviceAccount('default', ['mine']), wanted: [], want: null },
+  { name: 'TestDoNothingWithoutImagePullSecrets', sa: serviceAccount('default', undefined), wanted: [], want: null },
+  {
+    name: 'TestAddsToServiceAccountWithoutList',
+    sa: serviceAccount('default', undefined),
+    wanted: ['all-icr-io', 'team-a-us-icr-io'],
+    want: { imagePullSecrets: [{ name: 'all-icr-io' }, { name: 'team-a-us-icr-io' }], added: 'all-icr-io,team-a-us-icr-io' },
+  },
+  {
+    name: 'TestAppendsAfterEntriesNotOurs',
+    sa: serviceAccount('default', ['zz-mine', 'aa-mine']),
+    wanted: ['all-icr-io'],
+    want: { imagePullSecrets: [{ name: 'zz-mine' }, { name: 'aa-mine' }, { name: 'all-icr-io' }], added: 'all-icr-io' },
+  },
+  {
+    name: 'TestAppendsOnlyMissingOnes',
+    sa: serviceAccount('default', ['mine', 'all-icr-io'], { added: 'all-icr-io' }),
+    wanted: ['all-icr-io', 'team-a-us-icr-io'],
+    want: { imagePullSecrets: [{ name: 'mine' }, { name: 'all-icr-io' }, { name: 'team-a-us-icr-io' }], added: 'all-icr-io,team-a-us-icr-io' },
+  },
+  {
+    name: 'TestDuplicateWantedNamesAppendedOnce',
+    sa: serviceAccount('default', []),
+    wanted: ['all-icr-io', 'all-icr-io'],
+    want: { imagePullSecrets: [{ name: 'all-icr-io' }], added: 'all-icr-io' },
+  },
+  {
+    name: 'TestHandAddedEntryWithCopyNameIsNotDuplicatedNorClaimed',
+    sa: serviceAccount('default', ['team-a-us-icr-io']),
+    wanted: ['all-icr-io', 'team-a-us-icr-io'],
+    want: { imagePullSecrets: [{ name: 'team-a-us-icr-io' }, { name: 'all-icr-io' }], added: 'all-icr-io' },
+  },
+  {
+    name: 'TestHandAddedEntryWithCopyNameIsNeverRemoved',
+    sa: serviceAccount('default', ['team-a-us-icr-io', 'all-icr-io'], { added: 'all-icr-io' }),
+    wanted: [],
+    want: { imagePullSecrets: [{ name: 'team-a-us-icr-io' }], added: null },
+  },
+  {
+    name: 'TestRemovesOnlyOursKeepingOthersInOrder',
+    sa: serviceAccount('default', ['old-copy', 'mine-1', 'all-icr-io', 'mine-2'], { added: 'all-icr-io,old-copy' }),
+    wanted: ['all-icr-io'],
+    want: { imagePullSecrets: [{ name: 'mine-1' }, { name: 'all-icr-io' }, { name: 'mine-2' }], added: 'all-icr-io' },
+  },
+  {
+    name: 'TestRemovesAllOursAndTheAnnotation',
+    sa: serviceAccount('default', ['all-icr-io', 'mine', 'team-a-us-icr-io'], { added: 'all-icr-io,team-a-us-icr-io' }),
+    wanted: [],
+    want: { imagePullSecrets: [{ name: 'mine' }], added: null },
+  },
+  {
+    name: 'TestReaddsOursRemovedByHand',
+    sa: serviceAccount('default', ['mine'], { added: 'all-icr-io' }),
+    wanted: ['all-icr-io'],
+    want: { imagePullSecrets: [{ name: 'mine' }, { name: 'all-icr-io' }], added: 'all-icr-io' },
+  },
+  {
+    name: 'TestStaleAnnotationEntryIsForgotten',
+    sa: serviceAccount('default', ['mine'], { added: 'gone-copy' }),
+    wanted: [],
+    want: { imagePullSecrets: [{ name: 'mine' }], added: null },
+  },
+  {
+    name: 'TestAnnotationToleratesSpaces',
+    sa: serviceAccount('default', ['a', 'b'], { added: ' a , b ,' }),
+    wanted: ['b'],
+    want: { imagePullSecrets: [{ name: 'b' }], added: 'b' },
+  },
+];
+
+for (const c of pullCases) {
+  test(`pullSecretsChange: ${c.name}`, () => {
+    assert.deepEqual(pullSecretsChange(c.sa, c.wanted), c.want);
+  });
+}
+
+test('pullSecretsChange: TestDoesNotMutateTheServiceAccount', () => {
+  const sa = serviceAccount('default', ['old', 'mine'], { added: 'old' });
+  const before = structuredClone(sa);
+  pullSecretsChange(sa, ['new']);
+  assert.deepEqual(sa, before);
+});
+
+// ---------------------------------------------------------------------------
+// Small helpers
+// ---------------------------------------------------------------------------
+
+test('addedEntries: TestParsesCommaSeparatedNames', () => {
+  assert.deepEqual([...addedEntries(serviceAccount('default', [], { added: 'b, a,,c' }))], ['b', 'a', 'c']);
+  assert.deepEqual([...addedEntries(serviceAccount('default', []))], []);
+  assert.deepEqual([...addedEntries({ metadata: { name: 'x', annotations: { [ADDED_ENTRIES_ANNOTATION]: '' } } })], []);
+});
+
+const selectedCases: { name: string; sa: string; serviceAccounts: Policy['serviceAccounts']; want: boolean }[] = [
+  { name: 'TestAllSelectsEvery', sa: 'builder', serviceAccounts: 'all', want: true },
+  { name: 'TestListedIsSelected', sa: 'default', serviceAccounts: ['default', 'deployer'], want: true },
+  { name: 'TestUnlistedIsNotSelected', sa: 'builder', serviceAccounts: ['default', 'deployer'], want: false },
+];
+
+for (const c of selectedCases) {
+  test(`serviceAccountSelected: ${c.name}`, () => {
+    assert.equal(serviceAccountSelected(serviceAccount(c.sa, []), policy({ serviceAccounts: c.serviceAccounts })), c.want);
+  });
+}
+
+const sameDataCases: { name: string; a: Record<string, string> | undefined; b: Record<string, string> | undefined; want: boolean }[] = [
+  { name: 'TestEqualMaps', a: { k: 'v' }, b: { k: 'v' }, want: true },
+  { name: 'TestBothEmpty', a: undefined, b: {}, want: true },
+  { name: 'TestDifferentValue', a: { k: 'v' }, b: { k: 'w' }, want: false },
+  { name: 'TestExtraKey', a: { k: 'v' }, b: { k: 'v', x: 'y' }, want: false },
+  { name: 'TestDifferentKeysSameCount', a: { k: 'v' }, b: { j: 'v' }, want: false },
+];
+
+for (const c of sameDataCases) {
+  test(`sameData: ${c.name}`, () => {
+    assert.equal(sameData(c.a, c.b), c.want);
+  });
+}

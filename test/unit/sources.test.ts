@@ -1,0 +1,173 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+
+import { COPY_LABEL } from '../../src/domain/naming.js';
+import {
+  type Classification,
+  DEFAULT_REGISTRY_HOSTS,
+  DOCKER_CFG,
+  DOCKER_CONFIG_JSON,
+  classifySource,
+  parseRegistries,
+  registryHost,
+} from '../../src/domain/sources.js';
+import type { SecretLike } from '../../src/domain/types.js';
+import { b64, fixtureSecret, fixtureSecrets, pullSecret, secret } from './helpers.js';
+
+const hostCases: { name: string; key: string; want: string }[] = [
+  { name: 'TestBareHost', key: 'us.icr.io', want: 'us.icr.io' },
+  { name: 'TestDockerHubUrl', key: 'https://index.docker.io/v1/', want: 'index.docker.io' },
+  { name: 'TestHttpSchemeIsDropped', key: 'http://registry.ng.bluemix.net', want: 'registry.ng.bluemix.net' },
+  { name: 'TestPortIsDropped', key: 'us.icr.io:443', want: 'us.icr.io' },
+  { name: 'TestUrlWithPortAndPath', key: 'https://de.icr.io:5000/v2/', want: 'de.icr.io' },
+  { name: 'TestUppercaseIsLowered', key: 'HTTPS://US.ICR.IO/V1/', want: 'us.icr.io' },
+  { name: 'TestSurroundingSpaceIsTrimmed', key: '  icr.io  ', want: 'icr.io' },
+  { name: 'TestHostWithPath', key: 'uk.icr.io/my-namespace', want: 'uk.icr.io' },
+  { name: 'TestLocalhostWithPort', key: 'localhost:5000', want: 'localhost' },
+  // kubelet parses keys with url.Parse("https://" + key): a query or a fragment is not part of the host.
+  { name: 'TestQueryIsNotPartOfHost', key: 'evil.example?.icr.io', want: 'evil.example' },
+  { name: 'TestFragmentIsNotPartOfHost', key: 'https://evil.example#.icr.io', want: 'evil.example' },
+];
+
+for (const c of hostCases) {
+  test(`registryHost: ${c.name}`, () => {
+    assert.equal(registryHost(c.key), c.want);
+  });
+}
+
+test('parseRegistries: TestFixtureAllIcrIoListsEveryIcrDomain', () => {
+  assert.deepEqual(parseRegistries(fixtureSecret('all-icr-io')), {
+    hosts: [
+      'icr.io',
+      'us.icr.io',
+      'uk.icr.io',
+      'de.icr.io',
+      'au.icr.io',
+      'jp.icr.io',
+      'jp2.icr.io',
+      'br.icr.io',
+      'ca.icr.io',
+      'es.icr.io',
+      'private.icr.io',
+      'private.us.icr.io',
+      'private.uk.icr.io',
+      'private.de.icr.io',
+      'private.au.icr.io',
+      'private.jp.icr.io',
+      'private.jp2.icr.io',
+      'private.br.icr.io',
+      'private.ca.icr.io',
+      'private.es.icr.io',
+    ],
+  });
+});
+
+const fixtureCases: { name: string; secret: string; want: Classification['kind']; hosts?: string[] }[] = [
+  { name: 'TestAllIcrIoIsSource', secret: 'all-icr-io', want: 'source' },
+  { name: 'TestDefaultIcrIoIsSource', secret: 'default-icr-io', want: 'source', hosts: ['icr.io'] },
+  { name: 'TestDefaultUsIcrIoIsSource', secret: 'default-us-icr-io', want: 'source', hosts: ['us.icr.io'] },
+  { name: 'TestDefaultUkIcrIoIsSource', secret: 'default-uk-icr-io', want: 'source', hosts: ['uk.icr.io'] },
+  { name: 'TestLegacyBluemixDockercfgIsSource', secret: 'bluemix-default-secret-regional', want: 'source', hosts: ['registry.ng.bluemix.net'] },
+  { name: 'TestDockerHubPullSecretIsIgnored', secret: 'dockerhub-creds', want: 'ignored' },
+  { name: 'TestOpaqueSecretIsIgnored', secret: 'app-config', want: 'ignored' },
+];
+
+for (const c of fixtureCases) {
+  test(`classifySource fixture: ${c.name}`, () => {
+    const got = classifySource(fixtureSecret(c.secret), DEFAULT_REGISTRY_HOSTS);
+    assert.equal(got.kind, c.want, JSON.stringify(got));
+    if (c.hosts) assert.deepEqual(got, { kind: 'source', hosts: c.hosts });
+  });
+}
+
+test('classifySource fixture: TestEveryFixtureSecretIsCovered', () => {
+  assert.deepEqual(
+    fixtureSecrets().map((s) => s.metadata.name).sort(),
+    fixtureCases.map((c) => c.secret).sort(),
+  );
+});
+
+const copyTrue = { [COPY_LABEL]: 'true' };
+const copyFalse = { [COPY_LABEL]: 'false' };
+const cfgJson = (text: string): SecretLike => secret('s', DOCKER_CONFIG_JSON, { '.dockerconfigjson': b64(text) });
+const cfg = (text: string): SecretLike => secret('s', DOCKER_CFG, { '.dockercfg': b64(text) });
+
+const classifyCases: { name: string; secret: SecretLike; hosts?: readonly string[]; want: Classification }[] = [
+  // Hosts.
+  { name: 'TestApexIcrIoIsSource', secret: pullSecret('s', ['icr.io']), want: { kind: 'source', hosts: ['icr.io'] } },
+  { name: 'TestPrivateRegionalIcrIsSource', secret: pullSecret('s', ['private.us.icr.io']), want: { kind: 'source', hosts: ['private.us.icr.io'] } },
+  { name: 'TestLegacyRegistryBluemixIsSource', secret: pullSecret('s', ['registry.bluemix.net']), want: { kind: 'source', hosts: ['registry.bluemix.net'] } },
+  { name: 'TestLegacyRegionalBluemixIsSource', secret: pullSecret('s', ['registry.eu-de.bluemix.net']), want: { kind: 'source', hosts: ['registry.eu-de.bluemix.net'] } },
+  { name: 'TestUrlKeyWithPortIsSource', secret: pullSecret('s', ['https://US.ICR.IO:443/v2/']), want: { kind: 'source', hosts: ['us.icr.io'] } },
+  { name: 'TestDockercfgIcrIsSource', secret: pullSecret('s', ['us.icr.io'], { type: DOCKER_CFG }), want: { kind: 'source', hosts: ['us.icr.io'] } },
+  {
+    name: 'TestOneNonIbmHostMakesItIgnored',
+    secret: pullSecret('s', ['us.icr.io', 'docker.io']),
+    want: { kind: 'ignored', reason: 'has registry hosts outside the configured list: docker.io' },
+  },
+  {
+    name: 'TestLookalikeHostIsIgnored',
+    secret: pullSecret('s', ['icr.io.evil.example']),
+    want: { kind: 'ignored', reason: 'has registry hosts outside the configured list: icr.io.evil.example' },
+  },
+  {
+    name: 'TestBluemixNonRegistryHostIsIgnored',
+    secret: pullSecret('s', ['api.ng.bluemix.net']),
+    want: { kind: 'ignored', reason: 'has registry hosts outside the configured list: api.ng.bluemix.net' },
+  },
+  {
+    // kubelet reads the host of this key as evil.example and would send the credentials there.
+    name: 'TestKeyWithQueryEndingInIcrIsNotSource',
+    secret: pullSecret('s', ['evil.example?.icr.io']),
+    want: { kind: 'ignored', reason: 'has registry hosts outside the configured list: evil.example' },
+  },
+  // Configured hosts.
+  {
+    name: 'TestConfiguredHostsReplaceDefaults',
+    secret: pullSecret('s', ['us.icr.io']),
+    hosts: ['quay.io'],
+    want: { kind: 'ignored', reason: 'has registry hosts outside the configured list: us.icr.io' },
+  },
+  { name: 'TestConfiguredHostIsSource', secret: pullSecret('s', ['quay.io']), hosts: ['quay.io'], want: { kind: 'source', hosts: ['quay.io'] } },
+  { name: 'TestConfiguredPatternIsCaseInsensitive', secret: pullSecret('s', ['Registry.Corp.Example']), hosts: ['*.CORP.example'], want: { kind: 'source', hosts: ['registry.corp.example'] } },
+  // The copy label.
+  { name: 'TestCopyTrueMakesDockerHubSecretSource', secret: pullSecret('s', ['https://index.docker.io/v1/'], { labels: copyTrue }), want: { kind: 'source', hosts: ['index.docker.io'] } },
+  { name: 'TestCopyFalseNeverSource', secret: pullSecret('s', ['us.icr.io'], { labels: copyFalse }), want: { kind: 'ignored', reason: `labelled ${COPY_LABEL}=false` } },
+  {
+    name: 'TestCopyFalseOnGarbageIsIgnoredNotInvalid',
+    secret: secret('s', DOCKER_CONFIG_JSON, { '.dockerconfigjson': '%%%' }, { labels: copyFalse }),
+    want: { kind: 'ignored', reason: `labelled ${COPY_LABEL}=false` },
+  },
+  {
+    name: 'TestCopyTrueOnOpaqueIsInvalid',
+    secret: secret('s', 'Opaque', { token: b64('x') }, { labels: copyTrue }),
+    want: { kind: 'invalid', reason: `labelled ${COPY_LABEL}=true but its type "Opaque" is not a pull secret type` },
+  },
+  { name: 'TestCopyTrueOnGarbageIsInvalid', secret: secret('s', DOCKER_CONFIG_JSON, { '.dockerconfigjson': '%%%' }, { labels: copyTrue }), want: { kind: 'invalid', reason: '".dockerconfigjson" is not base64-encoded JSON' } },
+  { name: 'TestOtherCopyLabelValueIsIgnoredForHosts', secret: pullSecret('s', ['docker.io'], { labels: { [COPY_LABEL]: 'yes' } }), want: { kind: 'ignored', reason: 'has registry hosts outside the configured list: docker.io' } },
+  // Types.
+  { name: 'TestOpaqueIsIgnored', secret: secret('s', 'Opaque', { token: b64('x') }), want: { kind: 'ignored', reason: 'not a pull secret' } },
+  { name: 'TestMissingTypeIsIgnored', secret: secret('s', undefined, { token: b64('x') }), want: { kind: 'ignored', reason: 'not a pull secret' } },
+  { name: 'TestServiceAccountTokenIsIgnored', secret: secret('s', 'kubernetes.io/service-account-token', {}), want: { kind: 'ignored', reason: 'not a pull secret' } },
+  // Data that does not parse.
+  { name: 'TestGarbageBase64IsInvalid', secret: secret('s', DOCKER_CONFIG_JSON, { '.dockerconfigjson': '!!not base64!!' }), want: { kind: 'invalid', reason: '".dockerconfigjson" is not base64-encoded JSON' } },
+  { name: 'TestBase64OfNonJsonIsInvalid', secret: cfgJson('{"auths": '), want: { kind: 'invalid', reason: '".dockerconfigjson" is not base64-encoded JSON' } },
+  { name: 'TestJsonArrayIsInvalid', secret: cfgJson('[]'), want: { kind: 'invalid', reason: '".dockerconfigjson" is not a JSON object' } },
+  { name: 'TestJsonNullIsInvalid', secret: cfgJson('null'), want: { kind: 'invalid', reason: '".dockerconfigjson" is not a JSON object' } },
+  { name: 'TestNoAuthsIsInvalid', secret: cfgJson('{}'), want: { kind: 'invalid', reason: '".dockerconfigjson" has no "auths" object' } },
+  { name: 'TestAuthsNotObjectIsInvalid', secret: cfgJson('{"auths":["icr.io"]}'), want: { kind: 'invalid', reason: '".dockerconfigjson" has no "auths" object' } },
+  { name: 'TestEmptyAuthsIsInvalid', secret: cfgJson('{"auths":{}}'), want: { kind: 'invalid', reason: '".dockerconfigjson" lists no registry' } },
+  { name: 'TestEntryNotObjectIsInvalid', secret: cfgJson('{"auths":{"us.icr.io":"x"}}'), want: { kind: 'invalid', reason: 'the entry for registry "us.icr.io" is not an object' } },
+  { name: 'TestEmptyDockercfgIsInvalid', secret: cfg('{}'), want: { kind: 'invalid', reason: '".dockercfg" lists no registry' } },
+  { name: 'TestDockercfgGarbageIsInvalid', secret: secret('s', DOCKER_CFG, { '.dockercfg': 'garbage' }), want: { kind: 'invalid', reason: '".dockercfg" is not base64-encoded JSON' } },
+  { name: 'TestMissingKeyIsInvalid', secret: secret('s', DOCKER_CONFIG_JSON, { '.dockercfg': b64('{}') }), want: { kind: 'invalid', reason: 'data has no ".dockerconfigjson" key' } },
+  { name: 'TestEmptyValueIsInvalid', secret: secret('s', DOCKER_CONFIG_JSON, { '.dockerconfigjson': '' }), want: { kind: 'invalid', reason: 'data has no ".dockerconfigjson" key' } },
+  { name: 'TestNoDataIsInvalid', secret: secret('s', DOCKER_CFG, undefined), want: { kind: 'invalid', reason: 'data has no ".dockercfg" key' } },
+  { name: 'TestUnparsableDockerHubSecretIsInvalid', secret: secret('s', DOCKER_CONFIG_JSON, { '.dockerconfigjson': b64('not json') }), want: { kind: 'invalid', reason: '".dockerconfigjson" is not base64-encoded JSON' } },
+];
+
+for (const c of classifyCases) {
+  test(`classifySource: ${c.name}`, () => {
+    assert.deepEqual(classifySource(c.secret, c.hosts ?? DEFAULT_REGISTRY_HOSTS), c.want);
+  });
+}
