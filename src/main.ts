@@ -18,9 +18,19 @@ import { readVersion } from './version.js';
 const SHUTDOWN_TIMEOUT_MS = 8000;
 
 async function main(): Promise<number> {
+  const argv = process.argv.slice(2);
+  // --help and --version answer even when the environment holds an invalid value.
+  if (argv.includes('--help') || argv.includes('-h')) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  if (argv.includes('--version')) {
+    process.stdout.write(`pullsecret-operator ${readVersion()}\n`);
+    return 0;
+  }
   let config: Readonly<Config>;
   try {
-    config = loadConfig(process.argv.slice(2), process.env, os.hostname());
+    config = loadConfig(argv, process.env, os.hostname());
   } catch (err) {
     console.error(`pullsecret-operator: ${errorMessage(err)}\n\n${USAGE}`);
     return 2;
