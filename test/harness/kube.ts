@@ -55,3 +55,39 @@ export function uniqueName(prefix: string): string {
     .replace(/-+$/g, '');
   return clean ? `${clean}-${suffix}` : `x${suffix}`;
 }
+
+/**
+ * Write requests the API server has counted (apiserver_request_total), summed over the given
+ * resources, for the verbs that change state. Read from the server's own /metrics.
+ */
+export async function apiserverWrites(kc: KubeConfig, resources: readonly string[] = ['secrets', 'serviceaccounts', 'events']): Promise<number> {
+  const text = await apiserverMetrics(kc);
+  let total = 0;
+  for (const line of text.split('\n')) {
+    if (!line.startsWith('apiserver_request_total{')) continue;
+    const verb = /verb="([A-Z]+)"/.exec(line)?.[1] ?? '';
+    const resource = /resource="([a-z]+)"/.exec(line)?.[1] ?? '';
+    const sub = /subresource="([a-z]*)"/.exec(line)?.[1] ?? '';
+    if (!['POST', 'PUT', 'PATCH', 'DELETE', 'APPLY'].includes(verb) || !resources.includes(resource) || sub !== '') continue;
+    total += Number(line.slice(line.lastIndexOf(' ') + 1));
+  }
+  return total;
+}
+
+/** The API server's /metrics text, read as the admin. */
+export async function apiserverMetrics(kc: KubeConfig): Promise<string> {
+  const https = await import('node:https');
+  const opts: import('node:https').RequestOptions = {};
+  await kc.applyToHTTPSOptions(opts);
+  const server = kc.getCurrentCluster()?.server ?? '';
+  return new Promise((resolve, reject) => {
+    const req = https.request(`${server}/metrics`, { ...opts, method: 'GET' }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => (body += d));
+      res.on('end', () => (res.statusCode === 200 ? resolve(body) : reject(new Error(`/metrics: ${res.statusCode}`))));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
