@@ -38,7 +38,7 @@ export interface ReconcileMetrics {
   foreign(): void;
 }
 
-/** What a reconcile did, for --once summaries and tests. */
+/** What the reconciles of a namespace did, for --once summaries and tests. */
 export interface Outcome {
   namespace: string;
   verdict: string;
@@ -86,7 +86,10 @@ export class Reconciler {
       return;
     }
 
-    const outcome: Outcome = { namespace, verdict: '', copies: [], writes: 0, serviceAccountsPatched: [], problems: [] };
+    // Writes and patched ServiceAccounts add up over the process's reconciles of the namespace;
+    // the verdict, copies and problems are those of the latest.
+    const prev = this.#outcomes.get(namespace);
+    const outcome: Outcome = { namespace, verdict: '', copies: [], writes: prev?.writes ?? 0, serviceAccountsPatched: prev?.serviceAccountsPatched ?? [], problems: [] };
     this.#outcomes.set(namespace, outcome);
     try {
       return await this.#reconcileNamespace(namespace, sources, outcome);
@@ -194,6 +197,7 @@ export class Reconciler {
     const fields = { namespace, secret: name, op: a.op, ...(a.op === 'delete' || a.op === 'recreate' ? { reason: a.reason } : { source: a.source }) };
     if (dryRun) {
       logger.info('dry run: would write secret', fields);
+      outcome.writes++; // planned
       return 'ok';
     }
     try {
@@ -260,6 +264,8 @@ export class Reconciler {
     const fields = { namespace, serviceAccount: name, imagePullSecrets: change.imagePullSecrets.map((e) => e.name) };
     if (dryRun) {
       logger.info('dry run: would patch serviceaccount', fields);
+      outcome.writes++; // planned
+      if (!outcome.serviceAccountsPatched.includes(name)) outcome.serviceAccountsPatched.push(name);
       return;
     }
     let rv = resourceVersion;
@@ -268,7 +274,7 @@ export class Reconciler {
       try {
         await kube.patchServiceAccountPullSecrets(namespace, name, rv, next);
         outcome.writes++;
-        outcome.serviceAccountsPatched.push(name);
+        if (!outcome.serviceAccountsPatched.includes(name)) outcome.serviceAccountsPatched.push(name);
         this.#d.metrics?.write('serviceaccount');
         logger.info('serviceaccount patched', { ...fields, imagePullSecrets: next.imagePullSecrets.map((e) => e.name), attempt });
         return;

@@ -1,0 +1,74 @@
+/**
+ * The CLI: --help, --once, --dry-run, and the cleanup command.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { apiserverWrites } from '../harness/kube.js';
+import { REPO_ROOT, startOperator } from '../harness/operator.js';
+import { Scenario, fixtureCopies } from '../harness/scenario.js';
+
+describe('command line', () => {
+  const s = new Scenario('cli');
+  let a = '';
+  let b = '';
+
+  before(async () => {
+    await s.setUp();
+    a = await s.namespace('a');
+    b = await s.namespace('b');
+    await s.core.createNamespacedServiceAccount({ namespace: b, body: { metadata: { name: 'ci' }, imagePullSecrets: [{ name: 'users-own' }] } });
+    await s.waitFor('default ServiceAccounts', async () => (await s.serviceAccount(a)) && (await s.serviceAccount(b)));
+  });
+
+  after(() => s.tearDown());
+
+  const run = (args: string[]): Promise<{ code: number | null; out: string; err: string }> =>
+    startOperator({ kubeconfig: s.kubeconfigPath, args: s.args(args), waitSynced: false }).then(async (op) => {
+      const { code } = await op.exited;
+      return { code, out: op.stdout(), err: op.stderr() };
+    });
+
+  it('--help lists every flag with its environment variable and default', () => {
+    const r = spawnSync(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'src', 'main.ts'), '--help'], { cwd: REPO_ROOT, encoding: 'utf8' });
+    assert.equal(r.status, 0);
+    for (const text of ['--source-namespace', 'PSO_SOURCE_NAMESPACE', '--orphan-grace', '(default: 10m)', '--resync-period', '--dry-run', '--once', '--log-level']) {
+      assert.ok(r.stdout.includes(text), `--help mentions ${text}`);
+    }
+  });
+
+  it('--dry-run --once logs the plan, writes nothing, and exits 1 because work is pending', async () => {
+    const before = await apiserverWrites(s.kc);
+    const r = await run(['--once', '--dry-run']);
+    assert.equal(r.code, 1, r.err.slice(-2000));
+    assert.equal(await apiserverWrites(s.kc), before, 'no write requests');
+    assert.deepEqual(await s.copies(a), []);
+    assert.ok(r.err.includes('dry run: would write secret'));
+    assert.ok(r.out.includes(a) && r.out.includes('WRITES (PLANNED)'), r.out);
+  });
+
+  it('--once reconciles everything once, prints a summary table and exits 0', async () => {
+    const r = await run(['--once']);
+    assert.equal(r.code, 0, r.err.slice(-2000));
+    assert.deepEqual(await s.copies(a), fixtureCopies(a));
+    assert.equal((await s.pullSecretNames(b, 'ci'))[0], 'users-own');
+    assert.match(r.out, /NAMESPACE\s+STATE\s+COPIES/);
+    const row = r.out.split('\n').find((l) => l.startsWith(`${a} `)) ?? '';
+    assert.match(row, /\btarget\b.*\b6\b.*\bdefault\b/, `row of ${a}: target, 5 copies + 1 ServiceAccount patch = 6 writes, default patched`);
+    const again = await run(['--once', '--dry-run']);
+    assert.equal(again.code, 0, 'in sync: a dry run finds nothing to do');
+  });
+
+  it('cleanup removes every copy and every entry the operator added, and nothing else', async () => {
+    const r = await run(['cleanup']);
+    assert.equal(r.code, 0, r.err.slice(-2000));
+    for (const ns of [a, b]) {
+      assert.deepEqual(await s.copies(ns), []);
+      assert.deepEqual(await s.pullSecretNames(ns), []);
+    }
+    assert.deepEqual(await s.pullSecretNames(b, 'ci'), ['users-own'], "the user's own entry stays");
+    assert.ok((await s.secret(s.source, 'all-icr-io')) !== undefined, 'sources stay');
+    assert.equal((await s.serviceAccount(b, 'ci'))?.metadata?.annotations?.['pullsecret-operator.io/added-pull-secrets'], undefined);
+  });
+});
