@@ -62,6 +62,14 @@ export class Reconciler {
   /** Source ref -> when it was first seen missing. */
   #orphanSince = new Map<string, number>();
   #outcomes = new Map<string, Outcome>();
+  /**
+   * ServiceAccount (ns/name) -> the cached resourceVersion our last patch replaced. Until the
+   * cache shows a newer version, planning from it would patch again from stale data and earn a
+   * 409 (client-go's "expectations" solve the same problem).
+   */
+  #patchedFrom = new Map<string, string>();
+  /** Copies (ns/name) we created that the cache has not shown yet: creating them again would 409. */
+  #created = new Set<string>();
 
   constructor(deps: ReconcilerDeps) {
     this.#d = deps;
@@ -127,13 +135,19 @@ export class Reconciler {
       outcome.verdict = plan.verdict.kind === 'target' ? 'target' : plan.verdict.reason;
       if (plan.verdict.kind === 'hands-off') {
         logger.debug('namespace left alone', { namespace, reason: plan.verdict.reason });
-        if (plan.verdict.reason === 'gone') this.#foreign.delete(namespace);
+        if (plan.verdict.reason === 'gone') {
+          this.#foreign.delete(namespace);
+          for (const key of this.#patchedFrom.keys()) if (key.startsWith(`${namespace}/`)) this.#patchedFrom.delete(key);
+          for (const key of this.#created) if (key.startsWith(`${namespace}/`)) this.#created.delete(key);
+        }
         return;
       }
       for (const ref of plan.orphans) if (!this.#orphanSince.has(ref)) this.#orphanSince.set(ref, this.#d.clock.now());
       this.#report(namespace, ns, plan.reports, outcome);
+      for (const c of copies) this.#created.delete(`${namespace}/${c.metadata.name}`);
       let replan = false;
       for (const action of plan.upserts) {
+        if (action.op === 'create' && this.#created.has(`${namespace}/${action.secret.metadata.name}`)) continue; // its event is on the way
         if ((await this.#applySecret(namespace, action, outcome)) === 'foreign') replan = true;
       }
       if (!replan) break;
@@ -141,7 +155,14 @@ export class Reconciler {
     if (!plan) return;
 
     // 3. ServiceAccounts: our copies on every selected ServiceAccount, guarded by resourceVersion.
-    const sas = caches.serviceAccounts.list(namespace) as ServiceAccountLike[];
+    const sas = (caches.serviceAccounts.list(namespace) as ServiceAccountLike[]).filter((sa) => {
+      const key = `${namespace}/${sa.metadata.name}`;
+      const stale = this.#patchedFrom.get(key);
+      if (stale === undefined) return true;
+      if (stale === sa.metadata.resourceVersion) return false; // our patch's event will bring us back
+      this.#patchedFrom.delete(key);
+      return true;
+    });
     for (const action of planServiceAccounts(plan.verdict, sas, plan.wanted, policy)) {
       await this.#patchServiceAccount(namespace, action.name, action.resourceVersion, action.change, plan, outcome);
     }
@@ -204,6 +225,7 @@ export class Reconciler {
       switch (a.op) {
         case 'create':
           await kube.createSecret(a.secret);
+          this.#created.add(`${namespace}/${name}`);
           break;
         case 'update':
           await kube.replaceSecret(a.secret);
@@ -273,6 +295,7 @@ export class Reconciler {
     for (let attempt = 1; ; attempt++) {
       try {
         await kube.patchServiceAccountPullSecrets(namespace, name, rv, next);
+        if (resourceVersion !== undefined) this.#patchedFrom.set(`${namespace}/${name}`, resourceVersion);
         outcome.writes++;
         if (!outcome.serviceAccountsPatched.includes(name)) outcome.serviceAccountsPatched.push(name);
         this.#d.metrics?.write('serviceaccount');
