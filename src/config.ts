@@ -2,6 +2,7 @@
  * Flags and environment, parsed and validated once into a frozen Config. The only module that
  * reads process.env or process.argv (main.ts passes them in).
  */
+import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { type Policy } from './domain/desired.js';
 import { parseSelector } from './domain/selector.js';
@@ -24,8 +25,19 @@ export interface Config {
   httpAddress: string;
   /** How long informers may stay broken before /healthz fails. */
   unhealthyAfterMs: number;
-  /** This replica's identity in the Lease. */
+  /** This replica's identity in the Lease: POD_NAME, else hostname-pid-random. */
   identity: string;
+  leaderElection: LeaderElectionSettings;
+}
+
+export interface LeaderElectionSettings {
+  /** Only the holder of the Lease reconciles; without it this replica always does. */
+  enabled: boolean;
+  namespace: string;
+  name: string;
+  leaseDurationMs: number;
+  renewDeadlineMs: number;
+  retryPeriodMs: number;
 }
 
 interface FlagSpec {
@@ -34,6 +46,8 @@ interface FlagSpec {
   def: string;
   help: string;
   boolean?: boolean;
+  /** The default as --help shows it, when it is not simply `def`. */
+  defHelp?: string;
 }
 
 /** Every flag, its environment variable and default. `--help` prints this table. */
@@ -51,6 +65,12 @@ export const FLAGS: readonly FlagSpec[] = [
   { name: 'log-level', env: 'PSO_LOG_LEVEL', def: 'info', help: 'error, warn, info or debug' },
   { name: 'http-address', env: 'PSO_HTTP_ADDRESS', def: ':8080', help: 'address of /healthz, /readyz and /metrics (empty: off)' },
   { name: 'unhealthy-after', env: 'PSO_UNHEALTHY_AFTER', def: '2m', help: '/healthz fails when a watch stays broken this long' },
+  { name: 'leader-elect', env: 'PSO_LEADER_ELECT', def: 'false', help: 'only the holder of a Lease reconciles; run several replicas with this on', boolean: true },
+  { name: 'lease-namespace', env: 'PSO_LEASE_NAMESPACE', def: 'pullsecret-operator', defHelp: '$POD_NAMESPACE if set, else pullsecret-operator', help: 'namespace of the leader-election Lease' },
+  { name: 'lease-name', env: 'PSO_LEASE_NAME', def: 'pullsecret-operator', help: 'name of the leader-election Lease' },
+  { name: 'lease-duration', env: 'PSO_LEASE_DURATION', def: '15s', help: 'how long standbys wait without seeing the Lease renewed before taking over (whole seconds)' },
+  { name: 'renew-deadline', env: 'PSO_RENEW_DEADLINE', def: '10s', help: 'the leader stops (and exits) when it cannot renew the Lease this long' },
+  { name: 'retry-period', env: 'PSO_RETRY_PERIOD', def: '2s', help: 'interval of attempts to acquire or renew the Lease' },
   { name: 'kubeconfig', env: 'KUBECONFIG', def: '', help: 'kubeconfig file (empty: in-cluster config)' },
 ];
 
@@ -64,7 +84,7 @@ Commands:
   cleanup   remove every copy and every imagePullSecrets entry the operator added, then exit
 
 Flags (each has an environment variable; a flag wins over it):
-${FLAGS.map((f) => `  --${f.name.padEnd(20)} ${f.env.padEnd(24)} ${f.help} (default: ${f.def === '' ? '""' : f.def})`).join('\n')}
+${FLAGS.map((f) => `  --${f.name.padEnd(20)} ${f.env.padEnd(24)} ${f.help} (default: ${f.defHelp ?? (f.def === '' ? '""' : f.def)})`).join('\n')}
   --help                                        show this help
   --version                                     print the version
 `;
@@ -96,17 +116,25 @@ function list(v: string): string[] {
   return v.split(',').map((s) => s.trim()).filter((s) => s !== '');
 }
 
-/** Builds the Config from argv (without node and script) and an environment. Throws on invalid input. */
-export function loadConfig(argv: readonly string[], env: Readonly<Record<string, string | undefined>>, hostname: string): Readonly<Config> {
+/**
+ * Builds the Config from argv (without node and script) and an environment. Throws on invalid
+ * input. `suffix` makes the identity unique when POD_NAME is not set (random unless given).
+ */
+export function loadConfig(
+  argv: readonly string[],
+  env: Readonly<Record<string, string | undefined>>,
+  hostname: string,
+  suffix: string = randomBytes(3).toString('hex'),
+): Readonly<Config> {
   const options: Record<string, { type: 'string' | 'boolean' }> = { help: { type: 'boolean' }, version: { type: 'boolean' } };
   for (const f of FLAGS) options[f.name] = { type: f.boolean ? 'boolean' : 'string' };
   const { values, positionals } = parseArgs({ args: [...argv], options, allowPositionals: true, strict: true });
-  const get = (name: string): string => {
+  const get = (name: string, fallback?: string): string => {
     const f = FLAGS.find((x) => x.name === name);
     if (!f) throw new Error(`unknown flag ${name}`);
     const v = values[name];
     if (v !== undefined) return String(v);
-    return env[f.env] ?? f.def;
+    return env[f.env] ?? fallback ?? f.def;
   };
   if (positionals.length > 1) throw new Error(`unexpected arguments: ${positionals.slice(1).join(' ')}`);
   const cmd = positionals[0] ?? 'run';
@@ -138,6 +166,16 @@ export function loadConfig(argv: readonly string[], env: Readonly<Record<string,
     if (ms < min) throw new Error(`--${name}: must be at least ${min}ms`);
     return ms;
   };
+  const leaseNamespace = get('lease-namespace', env['POD_NAMESPACE'] || undefined).trim();
+  if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(leaseNamespace)) throw new Error(`--lease-namespace: "${leaseNamespace}" is not a namespace name`);
+  const leaseName = get('lease-name').trim();
+  if (!/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(leaseName)) throw new Error(`--lease-name: "${leaseName}" is not a valid object name`);
+  const leaseDurationMs = dur('lease-duration', 1000);
+  if (leaseDurationMs % 1000 !== 0) throw new Error(`--lease-duration: must be whole seconds (the Lease stores seconds)`);
+  const renewDeadlineMs = dur('renew-deadline', 1);
+  const retryPeriodMs = dur('retry-period', 1);
+  if (renewDeadlineMs >= leaseDurationMs) throw new Error(`--renew-deadline (${get('renew-deadline')}) must be less than --lease-duration (${get('lease-duration')})`);
+  if (retryPeriodMs >= renewDeadlineMs) throw new Error(`--retry-period (${get('retry-period')}) must be less than --renew-deadline (${get('renew-deadline')})`);
   const config: Config = {
     command,
     policy: Object.freeze({
@@ -156,7 +194,15 @@ export function loadConfig(argv: readonly string[], env: Readonly<Record<string,
     logLevel: logLevel as LogLevel,
     httpAddress: get('http-address').trim(),
     unhealthyAfterMs: dur('unhealthy-after', 1000),
-    identity: env['POD_NAME'] ?? `${hostname}-${process.pid}`,
+    identity: env['POD_NAME'] || `${hostname}-${process.pid}-${suffix}`,
+    leaderElection: Object.freeze({
+      enabled: parseBool('leader-elect', get('leader-elect')),
+      namespace: leaseNamespace,
+      name: leaseName,
+      leaseDurationMs,
+      renewDeadlineMs,
+      retryPeriodMs,
+    }),
   };
   return Object.freeze(config);
 }

@@ -53,7 +53,7 @@ for (const c of badDurations) {
 const HOST = 'node-1';
 
 test('loadConfig: TestDefaults', () => {
-  const c = loadConfig([], {}, HOST);
+  const c = loadConfig([], {}, HOST, 'abc123');
   const want: Config = {
     command: 'run',
     policy: {
@@ -72,7 +72,15 @@ test('loadConfig: TestDefaults', () => {
     logLevel: 'info',
     httpAddress: ':8080',
     unhealthyAfterMs: 120_000,
-    identity: `${HOST}-${process.pid}`,
+    identity: `${HOST}-${process.pid}-abc123`,
+    leaderElection: {
+      enabled: false,
+      namespace: 'pullsecret-operator',
+      name: 'pullsecret-operator',
+      leaseDurationMs: 15_000,
+      renewDeadlineMs: 10_000,
+      retryPeriodMs: 2_000,
+    },
   };
   assert.deepEqual(c, want);
   assert.ok(Object.isFrozen(c));
