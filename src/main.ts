@@ -1,21 +1,16 @@
 #!/usr/bin/env node
 /**
- * Wiring only: config -> logger -> kube client -> operator (informers, queue, reconciler) ->
- * http server. SIGTERM/SIGINT stop intake, drain the work in flight and exit 0.
+ * The pullsecret-operator command. Wiring only: argv and environment -> config -> logger ->
+ * kube client -> the command (run, see app.ts; or cleanup).
  */
 import os from 'node:os';
 import { KubeConfig } from '@kubernetes/client-node';
 import { cleanup } from './cleanup.js';
 import { type Config, USAGE, loadConfig } from './config.js';
-import { Operator } from './controller/operator.js';
-import { startHttpServer, type HttpServer } from './http/server.js';
+import { runOperator } from './app.js';
 import { createKube } from './kube/client.js';
-import { createLogger, errorMessage, type Logger } from './log.js';
-import { Metrics } from './metrics.js';
-import { formatSummary, inSync } from './summary.js';
+import { createLogger, errorMessage } from './log.js';
 import { readVersion } from './version.js';
-
-const SHUTDOWN_TIMEOUT_MS = 8000;
 
 async function main(): Promise<number> {
   const argv = process.argv.slice(2);
@@ -54,79 +49,10 @@ async function main(): Promise<number> {
       process.stdout.write(`cleanup: ${r.serviceAccounts} ServiceAccounts cleaned, ${r.secrets} copies deleted${config.dryRun ? ' (dry run)' : ''}\n`);
       return 0;
     }
-    return await run(config, logger, kube);
+    return await runOperator(config, logger, kube);
   } finally {
     kube.close();
   }
-}
-
-async function run(config: Readonly<Config>, logger: Logger, kube: Awaited<ReturnType<typeof createKube>>): Promise<number> {
-  const clock = { now: () => Date.now() };
-  const ref: { op?: Operator } = {};
-  const metrics = new Metrics({
-    defaultMetrics: true,
-    depth: () => ref.op?.queue.length ?? 0,
-    copies: () => ref.op?.caches.copies.size ?? 0,
-  });
-  const op = (ref.op = new Operator({
-    kube,
-    policy: config.policy,
-    logger,
-    clock,
-    dryRun: config.dryRun,
-    workers: config.workers,
-    resyncPeriodMs: config.resyncPeriodMs,
-    identity: config.identity,
-    metrics,
-  }));
-  logger.info('starting', { version: readVersion(), sourceNamespace: config.policy.sourceNamespace, dryRun: config.dryRun, once: config.once });
-  op.startInformers();
-
-  if (config.once) {
-    await op.waitForSync();
-    op.startWorking();
-    await op.queue.idle();
-    await op.stop();
-    const outcomes = [...op.reconciler.outcomes.values()];
-    process.stdout.write(formatSummary(outcomes, config.dryRun));
-    return inSync(outcomes, config.dryRun) ? 0 : 1;
-  }
-
-  let server: HttpServer | undefined;
-  if (config.httpAddress) {
-    server = await startHttpServer(
-      config.httpAddress,
-      {
-        health: () => {
-          const since = op.brokenSince;
-          return since !== undefined && clock.now() - since > config.unhealthyAfterMs ? `a watch has been failing for ${Math.round((clock.now() - since) / 1000)}s` : null;
-        },
-        ready: () => (op.synced ? null : 'caches not synced'),
-      },
-      metrics.registry,
-    );
-    logger.info('http server listening', { address: config.httpAddress, port: server.port });
-  }
-
-  const stopped = new Promise<void>((resolve) => {
-    const onSignal = (signal: string): void => {
-      logger.info('shutting down', { signal });
-      resolve();
-    };
-    process.once('SIGTERM', () => onSignal('SIGTERM'));
-    process.once('SIGINT', () => onSignal('SIGINT'));
-  });
-  const ready = op.waitForSync().then(() => {
-    logger.info('caches synced; reconciling');
-    op.startWorking();
-  });
-  await Promise.race([ready, stopped]);
-  await stopped;
-  const timeout = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), SHUTDOWN_TIMEOUT_MS).unref());
-  const result = await Promise.race([op.stop().then(() => 'drained' as const), timeout]);
-  await server?.close();
-  logger.info('stopped', { result });
-  return 0;
 }
 
 main().then(

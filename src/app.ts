@@ -1,0 +1,178 @@
+/**
+ * Running the operator: informers, queue and reconciler, the HTTP server, signals, and leader
+ * election when enabled. SIGTERM/SIGINT stop intake, drain the work in flight, release the Lease
+ * (when leader) and resolve 0; a lost leadership resolves 1.
+ */
+import type { Config } from './config.js';
+import { Operator } from './controller/operator.js';
+import { startHttpServer, type HttpServer } from './http/server.js';
+import type { Kube } from './kube/client.js';
+import { LeaderElector, systemElectorClock, type StoppedLeading } from './kube/leader.js';
+import { errorMessage, type Logger } from './log.js';
+import { Metrics } from './metrics.js';
+import { formatSummary, inSync } from './summary.js';
+import { readVersion } from './version.js';
+
+const SHUTDOWN_TIMEOUT_MS = 8000;
+
+export async function runOperator(config: Readonly<Config>, logger: Logger, kube: Kube): Promise<number> {
+  const clock = { now: () => Date.now() };
+  const ref: { op?: Operator } = {};
+  const metrics = new Metrics({
+    defaultMetrics: true,
+    depth: () => ref.op?.queue.length ?? 0,
+    copies: () => ref.op?.caches.copies.size ?? 0,
+  });
+  const op = (ref.op = new Operator({
+    kube,
+    policy: config.policy,
+    logger,
+    clock,
+    dryRun: config.dryRun,
+    workers: config.workers,
+    resyncPeriodMs: config.resyncPeriodMs,
+    identity: config.identity,
+    metrics,
+  }));
+  logger.info('starting', {
+    version: readVersion(),
+    sourceNamespace: config.policy.sourceNamespace,
+    dryRun: config.dryRun,
+    once: config.once,
+    leaderElect: config.leaderElection.enabled && !config.once,
+    identity: config.identity,
+  });
+  op.startInformers();
+
+  if (config.once) {
+    await op.waitForSync();
+    op.startWorking();
+    await op.queue.idle();
+    await op.stop();
+    const outcomes = [...op.reconciler.outcomes.values()];
+    process.stdout.write(formatSummary(outcomes, config.dryRun));
+    return inSync(outcomes, config.dryRun) ? 0 : 1;
+  }
+
+  let server: HttpServer | undefined;
+  if (config.httpAddress) {
+    server = await startHttpServer(
+      config.httpAddress,
+      {
+        health: () => {
+          const since = op.brokenSince;
+          return since !== undefined && clock.now() - since > config.unhealthyAfterMs ? `a watch has been failing for ${Math.round((clock.now() - since) / 1000)}s` : null;
+        },
+        ready: () => (op.synced ? null : 'caches not synced'),
+      },
+      metrics.registry,
+    );
+    logger.info('http server listening', { address: config.httpAddress, port: server.port });
+  }
+
+  const signalled = new Promise<void>((resolve) => {
+    let seen = false;
+    // The first signal starts the shutdown; repeats (npm and tsx pass Ctrl-C on too) are ignored:
+    // the shutdown is bounded by SHUTDOWN_TIMEOUT_MS anyway.
+    const onSignal = (signal: string): void => {
+      if (seen) return;
+      seen = true;
+      logger.info('shutting down', { signal });
+      resolve();
+    };
+    process.on('SIGTERM', () => onSignal('SIGTERM'));
+    process.on('SIGINT', () => onSignal('SIGINT'));
+  });
+  const drain = (): Promise<'drained' | 'timeout'> => {
+    const timeout = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), SHUTDOWN_TIMEOUT_MS).unref());
+    return Promise.race([op.stop().then(() => 'drained' as const), timeout]);
+  };
+
+  if (!config.leaderElection.enabled) {
+    metrics.leader.set(1);
+    const ready = op.waitForSync().then(() => {
+      logger.info('caches synced; reconciling');
+      op.startWorking();
+    });
+    await Promise.race([ready, signalled]);
+    await signalled;
+    const result = await drain();
+    await server?.close();
+    logger.info('stopped', { result });
+    return 0;
+  }
+  return runElected(config, logger, kube, op, metrics, signalled, drain, server);
+}
+
+/**
+ * With --leader-elect: informers run at once (a synced standby is ready), but only the holder of
+ * the Lease reconciles. Losing leadership stops intake and exits 1 at once, without draining (a
+ * new leader may already be writing), as controller-runtime does. On SIGTERM the leader drains its
+ * in-flight work while it keeps renewing, and only then releases the Lease, so that a standby
+ * takes over at once and no namespace is ever written by two replicas.
+ */
+async function runElected(
+  config: Readonly<Config>,
+  logger: Logger,
+  kube: Kube,
+  op: Operator,
+  metrics: Metrics,
+  signalled: Promise<void>,
+  drain: () => Promise<'drained' | 'timeout'>,
+  server: HttpServer | undefined,
+): Promise<number> {
+  const le = config.leaderElection;
+  const identity = config.identity;
+  const lease = `${le.namespace}/${le.name}`;
+  let shuttingDown = false;
+  let onLost: (e: StoppedLeading) => void = () => undefined;
+  const lost = new Promise<StoppedLeading>((resolve) => (onLost = resolve));
+  metrics.leader.set(0);
+  const elector: LeaderElector = new LeaderElector({
+    kube,
+    clock: systemElectorClock,
+    config: { namespace: le.namespace, name: le.name, identity, leaseDurationMs: le.leaseDurationMs, renewDeadlineMs: le.renewDeadlineMs, retryPeriodMs: le.retryPeriodMs },
+    callbacks: {
+      onStartedLeading: () => {
+        metrics.leader.set(1);
+        logger.info('became leader', { identity, lease });
+        void op.waitForSync().then(() => {
+          if (shuttingDown || !elector.isLeader) return;
+          logger.info('caches synced; reconciling');
+          op.startWorking();
+        });
+      },
+      onStoppedLeading: (e) => {
+        metrics.leader.set(0);
+        if (e.reason === 'stopped') {
+          const fields = { identity, lease, ...(e.error === undefined ? {} : { error: errorMessage(e.error) }) };
+          if (e.released) logger.info('leadership released', fields);
+          else logger.warn('stopped leading without releasing the lease', fields);
+          return;
+        }
+        // Stop writing now: drop every waiting key; main exits before in-flight ones go further.
+        op.queue.shutDown();
+        logger.error('lost leadership', { identity, lease, reason: e.reason, ...(e.error === undefined ? {} : { error: errorMessage(e.error) }) });
+        onLost(e);
+      },
+      onNewLeader: (leader) => logger.info('new leader observed', { leader, identity, self: leader === identity, lease }),
+    },
+  });
+  logger.info('leader election', { identity, lease, leaseDurationMs: le.leaseDurationMs, renewDeadlineMs: le.renewDeadlineMs, retryPeriodMs: le.retryPeriodMs });
+  const electing = elector.run();
+  void op.waitForSync().then(() => {
+    if (!elector.isLeader) logger.info('caches synced; standing by', { identity, lease });
+  });
+
+  if ((await Promise.race([signalled.then(() => 'signal' as const), lost.then(() => 'lost' as const)])) === 'lost') return 1;
+  shuttingDown = true;
+  // Drain while the elector keeps renewing; a lost leadership meanwhile ends the process at once.
+  const result = await Promise.race([drain(), lost.then(() => 'lost' as const)]);
+  if (result === 'lost') return 1;
+  // Release only when nothing is in flight any more; after a timed-out drain the Lease expires instead.
+  const release = elector.stop({ release: result === 'drained' }).then(() => electing);
+  await Promise.race([release, new Promise<void>((r) => setTimeout(r, SHUTDOWN_TIMEOUT_MS).unref())]);
+  await server?.close();
+  logger.info('stopped', { result });
+  return 0;
+}
