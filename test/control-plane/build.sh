@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds etcd, kube-apiserver and kube-controller-manager from Go modules into a cache
+# Builds etcd, kube-apiserver, kube-controller-manager and kubectl from Go modules into a cache
 # folder keyed by the inputs (go.mod, go.sum, the mains, this script), and prints that
 # folder. A second run with the same inputs rebuilds nothing.
 #
@@ -14,7 +14,7 @@ fi
 key=$( { echo "$k8s"; go env GOVERSION; cat go.mod go.sum build.sh cmd/*/main.go; } | sha256sum | cut -c1-16)
 root=${PSO_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/pullsecret-operator}
 out="$root/control-plane/${k8s}-${key}"
-bins=(etcd kube-apiserver kube-controller-manager)
+bins=(etcd kube-apiserver kube-controller-manager kubectl)
 have=1; for b in "${bins[@]}"; do [ -x "$out/$b" ] || have=0; done
 if [ "$have" = 1 ]; then echo "$out"; exit 0; fi
 
@@ -32,7 +32,7 @@ for b in "${bins[@]}"; do
   echo "control-plane: [$(( $(date +%s) - start ))s] building $b" >&2
   # -v names each package as it is compiled: count them so a long build shows it is moving.
   CGO_ENABLED=0 go build -v -trimpath -ldflags "$ldflags" -o "$tmp/$b" "./cmd/$b" 2>&1 |
-    awk -v b="$b" -v s="$start" '/^#|error|cannot|undefined/ {print > "/dev/stderr"; next}
+    awk -v b="$b" -v s="$start" '/^#|\.go:[0-9]+/ {print > "/dev/stderr"; next}
       { n++; if (n % 100 == 0) { printf "control-plane: [%ds] %s: %d packages compiled\n", systime()-s, b, n > "/dev/stderr" } }'
   [ "${PIPESTATUS[0]}" = 0 ] || { echo "control-plane: building $b failed" >&2; exit 1; }
 done
