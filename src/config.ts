@@ -128,10 +128,20 @@ export function loadConfig(
 ): Readonly<Config> {
   const options: Record<string, { type: 'string' | 'boolean' }> = { help: { type: 'boolean' }, version: { type: 'boolean' } };
   for (const f of FLAGS) options[f.name] = { type: f.boolean ? 'boolean' : 'string' };
-  const { values, positionals } = parseArgs({ args: [...argv], options, allowPositionals: true, strict: true });
+  // Boolean flags also take an explicit value, as in Go and kubebuilder manifests: --leader-elect=true, --dry-run=false.
+  const explicit: Record<string, string> = {};
+  const args = argv.filter((a) => {
+    const m = /^--([a-z-]+)=(.*)$/.exec(a);
+    const f = m && FLAGS.find((x) => x.boolean && x.name === m[1]);
+    if (!m || !f) return true;
+    explicit[f.name] = String(parseBool(f.name, m[2] ?? ''));
+    return false;
+  });
+  const { values, positionals } = parseArgs({ args, options, allowPositionals: true, strict: true });
   const get = (name: string, fallback?: string): string => {
     const f = FLAGS.find((x) => x.name === name);
     if (!f) throw new Error(`unknown flag ${name}`);
+    if (explicit[name] !== undefined) return explicit[name];
     const v = values[name];
     if (v !== undefined) return String(v);
     return env[f.env] ?? fallback ?? f.def;

@@ -147,3 +147,20 @@ for (const c of invalidCases) {
     assert.throws(() => loadConfig(c.argv, c.env, HOST), { message: c.message });
   });
 }
+
+const boolCases: { name: string; argv: string[]; env: Record<string, string>; dryRun: boolean; leaderElect: boolean }[] = [
+  { name: 'TestBareBooleanFlagIsTrue', argv: ['--dry-run'], env: {}, dryRun: true, leaderElect: false },
+  { name: 'TestBooleanFlagTakesExplicitTrue', argv: ['--leader-elect=true'], env: {}, dryRun: false, leaderElect: true },
+  { name: 'TestExplicitFalseFlagWinsOverEnvironment', argv: ['--dry-run=false'], env: { PSO_DRY_RUN: 'true' }, dryRun: false, leaderElect: false },
+];
+for (const c of boolCases) {
+  test(`loadConfig: ${c.name}`, () => {
+    const cfg = loadConfig(c.argv, c.env, HOST, 'abc123');
+    assert.equal(cfg.dryRun, c.dryRun);
+    assert.equal(cfg.leaderElection.enabled, c.leaderElect);
+  });
+}
+
+test('loadConfig: TestBooleanFlagRejectsANonBoolean', () => {
+  assert.throws(() => loadConfig(['--once=maybe'], {}, HOST, 'abc123'), /--once/);
+});
