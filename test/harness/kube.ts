@@ -91,3 +91,10 @@ export async function apiserverMetrics(kc: KubeConfig): Promise<string> {
     req.end();
   });
 }
+
+/** The kubectl built with the control plane (test/control-plane), from $PSO_TEST_BIN_DIR. */
+export function testKubectl(): string {
+  const dir = process.env.PSO_TEST_BIN_DIR;
+  if (!dir) throw new Error('PSO_TEST_BIN_DIR is not set: run the tests through test/harness/with-cluster.ts');
+  return `${dir}/kubectl`;
+}

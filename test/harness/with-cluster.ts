@@ -2,7 +2,7 @@
  * Usage: tsx test/harness/with-cluster.ts <command...>
  *
  * Starts one control plane in a temp dir, runs the command with KUBECONFIG and
- * PSO_TEST_KUBECONFIG pointing at it, stops the plane and exits with the command's code.
+ * PSO_TEST_KUBECONFIG pointing at it (and PSO_TEST_BIN_DIR at its binaries, kubectl included), stops the plane and exits with the command's code.
  */
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
@@ -55,7 +55,7 @@ async function main(): Promise<number> {
     const kubeconfig = plane.kubeconfigPath;
     child = spawn(cmd, args, {
       stdio: 'inherit',
-      env: { ...process.env, KUBECONFIG: kubeconfig, PSO_TEST_KUBECONFIG: kubeconfig },
+      env: { ...process.env, KUBECONFIG: kubeconfig, PSO_TEST_KUBECONFIG: kubeconfig, PSO_TEST_BIN_DIR: plane.binDir },
     });
     const running = child;
     code = await new Promise<number>((res) => {

@@ -1,0 +1,184 @@
+/**
+ * The deployment manifests of manifests/, read as `kubectl apply -k manifests/` would: the files
+ * listed in kustomization.yaml `resources`, with the kustomization's `namespace` and `images`
+ * applied. Plus a strict dry-run client and a kubeconfig for a ServiceAccount token.
+ *
+ * The files are parsed with js-yaml, the parser behind client-node's loadAllYaml, but without
+ * loadAllYaml's typed deserialization: that drops every field client-node does not know (a
+ * misspelt `readOnlyRootFileSystem` would vanish before the API server could reject it).
+ */
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import {
+  type Configuration,
+  HttpMethod,
+  type KubeConfig,
+  type KubernetesObject,
+  KubernetesObjectApi,
+} from '@kubernetes/client-node';
+import { REPO_ROOT } from './operator.js';
+
+/** js-yaml as client-node resolves it (a dependency of client-node, not of this package). */
+const jsYaml = createRequire(import.meta.resolve('@kubernetes/client-node'))('js-yaml') as {
+  load(text: string): unknown;
+  loadAll(text: string): unknown[];
+};
+
+/** Every YAML document of `text`, exactly as written (null documents dropped). */
+export function parseAllYaml<T = Obj>(text: string): T[] {
+  return jsYaml.loadAll(text).filter((d) => d !== null && d !== undefined) as T[];
+}
+
+export const MANIFESTS_DIR = join(REPO_ROOT, 'manifests');
+
+export interface ImageOverride {
+  name: string;
+  newName?: string;
+  newTag?: string;
+  digest?: string;
+}
+
+export interface Kustomization {
+  namespace?: string;
+  resources: string[];
+  images?: ImageOverride[];
+}
+
+/** A manifest object: typed header, everything else as written. */
+export type Obj = KubernetesObject & { kind: string; apiVersion: string; metadata: { name: string; namespace?: string; [k: string]: unknown }; [k: string]: unknown };
+
+export interface Manifest {
+  /** The file under manifests/ it comes from. */
+  file: string;
+  obj: Obj;
+}
+
+export function readKustomization(): Kustomization {
+  return jsYaml.load(readFileSync(join(MANIFESTS_DIR, 'kustomization.yaml'), 'utf8')) as Kustomization;
+}
+
+/** Every object of every file in `resources`, in order, exactly as written. */
+export function loadManifestFiles(k: Kustomization = readKustomization()): Manifest[] {
+  const out: Manifest[] = [];
+  for (const file of k.resources) {
+    for (const obj of parseAllYaml(readFileSync(join(MANIFESTS_DIR, file), 'utf8'))) out.push({ file, obj });
+  }
+  return out;
+}
+
+/** Kinds without a namespace (those the manifests use, and the usual others). The manifests test checks this against the API server's discovery. */
+export const CLUSTER_SCOPED_KINDS = new Set(['Namespace', 'ClusterRole', 'ClusterRoleBinding', 'CustomResourceDefinition', 'PriorityClass', 'StorageClass', 'ValidatingWebhookConfiguration', 'MutatingWebhookConfiguration']);
+
+export function containersOf(obj: Obj): { name: string; image: string; args?: string[]; env?: { name: string; value?: string; valueFrom?: unknown }[] }[] {
+  const spec = (obj['spec'] ?? {}) as { template?: { spec?: { containers?: []; initContainers?: [] } } };
+  return [...(spec.template?.spec?.initContainers ?? []), ...(spec.template?.spec?.containers ?? [])];
+}
+
+/** Splits an image reference into name, tag and digest (a registry port is not a tag). */
+export function parseImage(ref: string): { name: string; tag?: string; digest?: string } {
+  const [rest = '', digest] = ref.split('@');
+  const slash = rest.lastIndexOf('/');
+  const colon = rest.lastIndexOf(':');
+  if (colon > slash) return { name: rest.slice(0, colon), tag: rest.slice(colon + 1), digest };
+  return { name: rest, digest };
+}
+
+/**
+ * What `kubectl apply -k` sends: kustomize's `namespace` on every namespaced object and on
+ * ServiceAccount subjects of (Cluster)RoleBindings, and its `images` overrides.
+ */
+export function render(k: Kustomization = readKustomization(), manifests: Manifest[] = loadManifestFiles(k)): Manifest[] {
+  return manifests.map(({ file, obj }) => {
+    const o = structuredClone(obj);
+    if (k.namespace) {
+      if (!CLUSTER_SCOPED_KINDS.has(o.kind)) o.metadata.namespace = k.namespace;
+      if (o.kind === 'RoleBinding' || o.kind === 'ClusterRoleBinding') {
+        for (const s of (o['subjects'] ?? []) as { kind: string; namespace?: string }[]) if (s.kind === 'ServiceAccount') s.namespace = k.namespace;
+      }
+    }
+    for (const c of containersOf(o)) {
+      const ref = parseImage(c.image);
+      const over = (k.images ?? []).find((i) => i.name === ref.name);
+      if (!over) continue;
+      const name = over.newName ?? ref.name;
+      c.image = over.digest ? `${name}@${over.digest}` : `${name}:${over.newTag ?? ref.tag ?? 'latest'}`;
+    }
+    return { file, obj: o };
+  });
+}
+
+/**
+ * The rendered manifests moved into another namespace, with a suffix on the names of the
+ * cluster-scoped RBAC objects: an install that cannot collide with another test's.
+ */
+export function retarget(manifests: Manifest[], namespace: string, suffix: string): Obj[] {
+  return manifests.map(({ obj }) => {
+    const o = structuredClone(obj);
+    if (o.kind === 'Namespace') o.metadata.name = namespace;
+    else if (!CLUSTER_SCOPED_KINDS.has(o.kind)) o.metadata.namespace = namespace;
+    if (o.kind === 'ClusterRole' || o.kind === 'ClusterRoleBinding') o.metadata.name = `${o.metadata.name}-${suffix}`;
+    if (o.kind === 'ClusterRoleBinding' || o.kind === 'RoleBinding') {
+      const ref = o['roleRef'] as { kind: string; name: string };
+      if (ref.kind === 'ClusterRole') ref.name = `${ref.name}-${suffix}`;
+      for (const s of (o['subjects'] ?? []) as { kind: string; namespace?: string }[]) if (s.kind === 'ServiceAccount') s.namespace = namespace;
+    }
+    return o;
+  });
+}
+
+/**
+ * KubernetesObjectApi that sends the object exactly as written (the typed serializer of
+ * create() would silently drop fields it does not know) with fieldValidation=Strict, so that an
+ * unknown or misspelt field is an error, not a warning.
+ */
+export class StrictObjectApi extends KubernetesObjectApi {
+  static make(kc: KubeConfig): StrictObjectApi {
+    const api = kc.makeApiClient(StrictObjectApi);
+    api.setDefaultNamespace(kc);
+    return api;
+  }
+
+  constructor(configuration: Configuration) {
+    super(configuration);
+  }
+
+  /** Creates `obj`; with dryRun 'All' the server validates and admits it but stores nothing. */
+  async createStrict<T extends KubernetesObject>(obj: T, dryRun?: 'All'): Promise<T> {
+    const path = await this.specUriPath(obj, 'create');
+    const ctx = this.configuration.baseServer.makeRequestContext(path, HttpMethod.POST);
+    ctx.setHeaderParam('Accept', 'application/json');
+    ctx.setHeaderParam('Content-Type', 'application/json');
+    ctx.setQueryParam('fieldValidation', 'Strict');
+    ctx.setQueryParam('fieldManager', 'pullsecret-operator-tests');
+    if (dryRun) ctx.setQueryParam('dryRun', dryRun);
+    ctx.setBody(JSON.stringify(obj));
+    return this.requestPromise<T>(ctx);
+  }
+
+  /** Whether the API server serves `kind` of `apiVersion` as a namespaced resource. */
+  async isNamespaced(apiVersion: string, kind: string): Promise<boolean | undefined> {
+    return (await this.resource(apiVersion, kind))?.namespaced;
+  }
+}
+
+/**
+ * Writes a kubeconfig that authenticates with `token` to the admin kubeconfig's server, trusting
+ * the same CA. Returns its path.
+ */
+export async function writeTokenKubeconfig(admin: KubeConfig, token: string, path: string): Promise<string> {
+  const cluster = admin.getCurrentCluster();
+  if (!cluster) throw new Error('admin kubeconfig has no current cluster');
+  const ca = cluster.caData ?? (cluster.caFile ? readFileSync(cluster.caFile).toString('base64') : undefined);
+  const config = {
+    apiVersion: 'v1',
+    kind: 'Config',
+    clusters: [{ name: 'test', cluster: { server: cluster.server, ...(ca ? { 'certificate-authority-data': ca } : {}) } }],
+    users: [{ name: 'sa', user: { token } }],
+    contexts: [{ name: 'sa', context: { cluster: 'test', user: 'sa' } }],
+    'current-context': 'sa',
+  };
+  await writeFile(path, JSON.stringify(config, null, 2), { mode: 0o600 });
+  return path;
+}

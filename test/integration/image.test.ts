@@ -1,0 +1,243 @@
+/**
+ * The container image, checked without Docker: the Dockerfile's paths, user and entry point
+ * against the real layout, the build context that .dockerignore leaves, and the runtime stage
+ * reproduced in a temporary folder (npm run build, then package.json, package-lock.json and
+ * dist/ with `npm ci --omit=dev`) whose entry point must run from production dependencies only.
+ */
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, posix } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { promisify } from 'node:util';
+import { uniqueName } from '../harness/kube.js';
+import { REPO_ROOT } from '../harness/operator.js';
+
+const run = promisify(execFile);
+
+interface Pkg {
+  name: string;
+  version: string;
+  bin: Record<string, string>;
+  dependencies: Record<string, string>;
+  devDependencies: Record<string, string>;
+}
+const pkg = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as Pkg;
+const lock = JSON.parse(readFileSync(join(REPO_ROOT, 'package-lock.json'), 'utf8')) as { packages: Record<string, { dev?: boolean }> };
+const BIN = Object.values(pkg.bin)[0] ?? '';
+
+// ---------------------------------------------------------------------------------------------
+// A small Dockerfile reader: stages with their instructions, ARG defaults substituted.
+
+interface Instruction {
+  op: string;
+  args: string;
+}
+interface Stage {
+  image: string;
+  name: string | undefined;
+  steps: Instruction[];
+}
+
+function readDockerfile(): Stage[] {
+  const text = readFileSync(join(REPO_ROOT, 'Dockerfile'), 'utf8');
+  const lines = text
+    .split('\n')
+    .filter((l) => !/^\s*#/.test(l))
+    .join('\n')
+    .replace(/\\\n/g, ' ')
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean);
+  const args = new Map<string, string>();
+  const stages: Stage[] = [];
+  for (const line of lines) {
+    const [op = '', ...rest] = line.split(/\s+/);
+    const argText = rest.join(' ').replace(/\$\{(\w+)\}|\$(\w+)/g, (m, a: string | undefined, b: string | undefined) => args.get(a ?? b ?? '') ?? m);
+    const OP = op.toUpperCase();
+    if (OP === 'ARG') {
+      const [k = '', v = ''] = argText.split('=');
+      if (v) args.set(k, v);
+    } else if (OP === 'FROM') {
+      const m = /^(?:--platform=\S+\s+)?(\S+)(?:\s+AS\s+(\S+))?$/i.exec(argText);
+      stages.push({ image: m?.[1] ?? '', name: m?.[2], steps: [] });
+    } else {
+      stages[stages.length - 1]?.steps.push({ op: OP, args: argText });
+    }
+  }
+  return stages;
+}
+
+/** Where each COPY of a stage comes from and goes to (absolute in the image). */
+function copies(stage: Stage): { from: string | undefined; sources: string[]; dest: string }[] {
+  let workdir = '/';
+  const out: { from: string | undefined; sources: string[]; dest: string }[] = [];
+  for (const s of stage.steps) {
+    if (s.op === 'WORKDIR') workdir = posix.resolve(workdir, s.args);
+    if (s.op !== 'COPY') continue;
+    const words = s.args.split(/\s+/);
+    const from = words.find((w) => w.startsWith('--from='))?.slice('--from='.length);
+    const paths = words.filter((w) => !w.startsWith('--'));
+    const dest = posix.resolve(workdir, paths[paths.length - 1] ?? '');
+    out.push({ from, sources: paths.slice(0, -1), dest });
+  }
+  return out;
+}
+
+function workdirOf(stage: Stage): string {
+  return stage.steps.filter((s) => s.op === 'WORKDIR').reduce((w, s) => posix.resolve(w, s.args), '/');
+}
+
+// ---------------------------------------------------------------------------------------------
+// .dockerignore as Docker applies it: the last matching pattern wins; a pattern matching a
+// parent directory matches everything below it.
+
+function globToRegExp(glob: string): RegExp {
+  let re = '';
+  for (let i = 0; i < glob.length; i++) {
+    const c = glob[i] ?? '';
+    if (c === '*' && glob[i + 1] === '*') {
+      re += '.*';
+      i++;
+    } else if (c === '*') re += '[^/]*';
+    else if (c === '?') re += '[^/]';
+    else re += c.replace(/[.+^${}()|[\]\\]/g, '\\$&');
+  }
+  return new RegExp(`^${re}$`);
+}
+
+function dockerignore(): (path: string) => boolean {
+  const patterns = readFileSync(join(REPO_ROOT, '.dockerignore'), 'utf8')
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith('#'))
+    .map((l) => {
+      const negate = l.startsWith('!');
+      const p = posix.normalize((negate ? l.slice(1) : l).replace(/^\/+/, '')).replace(/\/+$/, '');
+      return { negate, re: globToRegExp(p) };
+    });
+  /** Whether `path` (relative to the context) is left out of the build context. */
+  return (path: string) => {
+    const parts = posix.normalize(path).replace(/\/+$/, '').split('/');
+    const prefixes = parts.map((_, i) => parts.slice(0, i + 1).join('/'));
+    let excluded = false;
+    for (const p of patterns) if (prefixes.some((x) => p.re.test(x))) excluded = !p.negate;
+    return excluded;
+  };
+}
+
+const stages = readDockerfile();
+const build = stages[0] as Stage;
+const runtime = stages[stages.length - 1] as Stage;
+
+describe('Dockerfile', () => {
+  it('has a build stage and a runtime stage, both on a Node LTS image', () => {
+    assert.ok(stages.length >= 2, 'multi-stage');
+    for (const s of stages) {
+      const m = /^(?:docker\.io\/library\/)?node:(\d+)[-.\w]*-slim(?:@sha256:[0-9a-f]{64})?$|^gcr\.io\/distroless\/nodejs(\d+)-debian\d+(?::[\w-]+)?(?:@sha256:[0-9a-f]{64})?$/.exec(s.image);
+      assert.ok(m, `${s.image}: a node slim or distroless nodejs image`);
+      const major = Number(m[1] ?? m[2]);
+      assert.ok(major >= 22 && major % 2 === 0, `${s.image}: an LTS line (even major, 22 or later)`);
+    }
+  });
+
+  it('builds with all dependencies: npm ci, then npm run build', () => {
+    const runs = build.steps.filter((s) => s.op === 'RUN').map((s) => s.args);
+    assert.ok(runs.some((r) => /\bnpm ci\b/.test(r) && !/--omit=dev/.test(r)), 'npm ci with devDependencies');
+    assert.ok(runs.some((r) => /\bnpm run build\b/.test(r)), 'npm run build');
+  });
+
+  it('runs as a numeric non-root user, NODE_ENV=production, production dependencies only, the package.json bin as entry point', () => {
+    const user = runtime.steps.filter((s) => s.op === 'USER').pop()?.args ?? '';
+    assert.match(user, /^\d+(:\d+)?$/, 'numeric USER (Kubernetes can then check runAsNonRoot)');
+    assert.ok(user.split(':').every((x) => Number(x) > 0), 'not root');
+    assert.ok(runtime.steps.some((s) => s.op === 'ENV' && /\bNODE_ENV=production\b/.test(s.args)));
+    const runs = runtime.steps.filter((s) => s.op === 'RUN').map((s) => s.args);
+    assert.ok(runs.some((r) => /\bnpm ci\b.*--omit=dev/.test(r)), 'npm ci --omit=dev');
+    const entry = JSON.parse(runtime.steps.filter((s) => s.op === 'ENTRYPOINT').pop()?.args ?? 'null') as string[];
+    assert.deepEqual(entry, ['node', BIN]);
+    assert.equal(BIN, 'dist/src/main.js');
+  });
+
+  it('copies into the runtime stage only dist/ from the build stage, to where the entry point is, and package.json for the version', () => {
+    const wd = workdirOf(runtime);
+    const fromBuild = copies(runtime).filter((c) => c.from !== undefined);
+    assert.ok(fromBuild.length > 0);
+    for (const c of fromBuild) {
+      assert.equal(c.from, build.name, 'from the build stage');
+      for (const src of c.sources) assert.ok(posix.resolve(workdirOf(build), src).startsWith(posix.join(workdirOf(build), 'dist')), `${src}: only build output, never node_modules`);
+    }
+    const entry = posix.resolve(wd, BIN);
+    assert.ok(fromBuild.some((c) => entry.startsWith(`${c.dest}/`)), `${entry} comes from the build stage`);
+    // src/version.ts looks for package.json upwards from dist/src.
+    assert.ok(copies(runtime).some((c) => c.from === undefined && c.sources.includes('package.json') && c.dest === wd), 'package.json next to dist/');
+  });
+
+  it('copies from the context only files that exist and that .dockerignore lets in', () => {
+    const ignored = dockerignore();
+    for (const stage of stages) {
+      for (const c of copies(stage).filter((x) => x.from === undefined)) {
+        for (const src of c.sources) {
+          assert.ok(existsSync(join(REPO_ROOT, src)), `${src} exists`);
+          assert.equal(ignored(src), false, `${src} is in the build context`);
+        }
+      }
+    }
+  });
+});
+
+describe('.dockerignore', () => {
+  it('keeps node_modules, dist, the test cluster, git, tests and local secrets out of the build context', () => {
+    const ignored = dockerignore();
+    for (const p of ['node_modules', 'node_modules/typescript/package.json', 'dist/src/main.js', '.cluster/pki/ca.key', '.git/config', 'test/integration/rbac.test.ts', 'manifests/deployment.yaml', 'kubeconfig', '.env', 'Dockerfile']) {
+      assert.equal(ignored(p), true, p);
+    }
+    for (const p of ['package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json', 'src/main.ts', 'src/kube/client.ts']) assert.equal(ignored(p), false, p);
+  });
+});
+
+describe('the runtime stage, reproduced without Docker', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'pso-image-'));
+  const node = (args: string[], env: Record<string, string> = {}): Promise<{ stdout: string; stderr: string }> =>
+    run(process.execPath, [BIN, ...args], { cwd: dir, env: { PATH: process.env.PATH ?? '', NODE_ENV: 'production', ...env }, timeout: 60000 });
+
+  before(async () => {
+    // The build stage: npm run build (tsc -p tsconfig.build.json), here into the temporary folder.
+    await run('npm', ['run', 'build', '--', '--outDir', join(dir, 'dist')], { cwd: REPO_ROOT, timeout: 180000 });
+    // The runtime stage: package.json, package-lock.json, production dependencies, dist/.
+    for (const f of ['package.json', 'package-lock.json']) cpSync(join(REPO_ROOT, f), join(dir, f));
+    await run('npm', ['ci', '--omit=dev', '--ignore-scripts', '--no-audit', '--no-fund'], { cwd: dir, env: { ...process.env, NODE_ENV: 'production' }, timeout: 300000 });
+  });
+
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('has the entry point where package.json bin and the Dockerfile ENTRYPOINT say', () => {
+    assert.ok(existsSync(join(dir, BIN)), `${BIN} built`);
+  });
+
+  it('prints the package.json version with --version', async () => {
+    const { stdout } = await node(['--version']);
+    assert.equal(stdout, `pullsecret-operator ${pkg.version}\n`);
+  });
+
+  it('prints the usage with --help', async () => {
+    const { stdout } = await node(['--help']);
+    assert.match(stdout, /^Usage: pullsecret-operator \[run\|cleanup\] \[flags\]/);
+    assert.match(stdout, /--source-namespace/);
+  });
+
+  it('installs no devDependency (typescript, tsx, eslint, ...) and every dependency', () => {
+    const dev = Object.keys(pkg.devDependencies).filter((d) => lock.packages[`node_modules/${d}`]?.dev === true);
+    for (const d of new Set([...dev, 'typescript', 'tsx', 'eslint'])) assert.equal(existsSync(join(dir, 'node_modules', d)), false, `${d} is not installed`);
+    for (const d of Object.keys(pkg.dependencies)) assert.ok(existsSync(join(dir, 'node_modules', d, 'package.json')), `${d} is installed`);
+  });
+
+  it('talks to a real API server from production dependencies only (--once --dry-run, writes nothing)', async (t) => {
+    const kubeconfig = process.env.PSO_TEST_KUBECONFIG;
+    if (!kubeconfig) return t.skip('no test control plane (run under test/harness/with-cluster.ts)');
+    const none = uniqueName('pso-image');
+    const { stdout } = await node(['--once', '--dry-run', '--kubeconfig', kubeconfig, '--source-namespace', none, '--namespace-selector', `pso-image=${none}`, '--http-address', '']);
+    assert.match(stdout, /\b0 writes planned \(dry run\), 0 with problems/);
+  });
+});
