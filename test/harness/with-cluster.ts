@@ -12,9 +12,12 @@ import { join } from 'node:path';
 import { killProcessesSync, startControlPlane } from './control-plane.js';
 import type { ControlPlane } from './control-plane.js';
 
-const log = (msg: string): void => console.error(`[with-cluster] ${msg}`);
-
 async function main(): Promise<number> {
+  const quiet: { buffer?: string[] } = {};
+  const log = (msg: string): void => {
+    if (quiet.buffer) quiet.buffer.push(msg);
+    else console.error(`[with-cluster] ${msg}`);
+  };
   const [cmd, ...args] = process.argv.slice(2);
   if (cmd === undefined) {
     console.error('usage: tsx test/harness/with-cluster.ts <command> [args...]');
@@ -69,12 +72,16 @@ async function main(): Promise<number> {
     log(`control plane failed: ${err instanceof Error ? err.message : String(err)}`);
     code = 1;
   }
+  // After a successful command, stay quiet: the test runner's summary must be the last thing printed
+  // (CI reads it). The stop's messages are shown only if something went wrong.
+  quiet.buffer = [];
   if (plane) await plane.stop();
   if (interrupted !== undefined) code = 128 + (constants.signals[interrupted] ?? 0);
   if (code === 0) {
     await rm(dir, { recursive: true, force: true });
   } else {
-    log(`exit code ${code}; control-plane logs kept in ${dir}`);
+    for (const m of quiet.buffer) console.error(`[with-cluster] ${m}`);
+    console.error(`[with-cluster] exit code ${code}; control-plane logs kept in ${dir}`);
   }
   return code;
 }
