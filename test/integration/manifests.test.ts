@@ -194,7 +194,7 @@ describe('manifests/deployment.yaml against the code', () => {
     assert.equal(only('Role').metadata.namespace, NS, 'the leader-election Role is in the operator namespace');
   });
 
-  it('has args and env that the operator accepts: leader election on, Lease in the pod namespace, identity from the pod name', (t) => {
+  it('has args and env that the operator accepts: leader election on, Lease in the pod namespace, identity from the pod name', () => {
     const args = container?.args ?? [];
     const env: Record<string, string> = {};
     for (const e of container?.env ?? []) {
@@ -206,13 +206,12 @@ describe('manifests/deployment.yaml against the code', () => {
     assert.ok((container?.env ?? []).some((e) => e.name === 'POD_NAME' && e.valueFrom?.fieldRef?.fieldPath === 'metadata.name'));
     assert.ok((container?.env ?? []).some((e) => e.name === 'POD_NAMESPACE' && e.valueFrom?.fieldRef?.fieldPath === 'metadata.namespace'));
     for (const name of Object.keys(env).filter((n) => n.startsWith('PSO_'))) assert.ok(FLAGS.some((f) => f.env === name), `${name} is a known variable`);
-    if (!FLAGS.some((f) => f.name === 'leader-elect')) return t.skip('src/config.ts has no --leader-elect yet');
-    const config = loadConfig(args, env, 'host') as ReturnType<typeof loadConfig> & { leaderElection?: { enabled: boolean; namespace: string } };
+    const config = loadConfig(args, env, 'host');
     assert.equal(config.command, 'run');
     assert.equal(config.kubeconfig, undefined, 'in-cluster config');
     assert.equal(config.identity, env['POD_NAME']);
-    assert.equal(config.leaderElection?.enabled, true);
-    assert.equal(config.leaderElection?.namespace, NS);
+    assert.equal(config.leaderElection.enabled, true);
+    assert.equal(config.leaderElection.namespace, NS);
     const port = container?.ports?.find((p) => p.name === 'http')?.containerPort;
     assert.equal(port, 8080);
     assert.equal(Number(config.httpAddress.split(':').pop()), port, 'the http port is where the operator listens');

@@ -5,7 +5,6 @@
  * client-node methods src/kube/client.ts calls, the paths the informers watch), not from a list.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -26,12 +25,6 @@ const of = (kind: string): Obj => {
   return o;
 };
 
-/** Does `--help` of the operator as it is now list this flag? (Leader election may land later.) */
-function operatorHasFlag(flag: string): boolean {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'src', 'main.ts'), '--help'], { cwd: REPO_ROOT, encoding: 'utf8' });
-  return r.status === 0 && new RegExp(`^\\s*${flag}\\b`, 'm').test(r.stdout);
-}
-const LEADER_ELECT = operatorHasFlag('--leader-elect');
 const LEASE_NAME = FLAGS.find((f) => f.name === 'lease-name')?.def ?? 'pullsecret-operator';
 
 // ---------------------------------------------------------------------------------------------
@@ -162,7 +155,7 @@ before(async () => {
   saKc = new KubeConfig();
   saKc.loadFromFile(path);
   await s.setUp();
-  const extra = LEADER_ELECT ? ['--leader-elect'] : [];
+  const extra = ['--leader-elect'];
   // The Deployment's environment: identity and Lease namespace from the downward API.
   s.operator = await startOperator({ kubeconfig: path, args: s.args(extra), env: { POD_NAME: `${id}-0`, POD_NAMESPACE: NS } });
   const op = s.operator;
@@ -231,8 +224,7 @@ describe('the operator as its ServiceAccount, under the manifests RBAC', () => {
     await s.waitFor('copies deleted and entries removed', async () => (await s.copies(ns)).length === 0 && (await s.pullSecretNames(ns)).length === 0 && (await s.pullSecretNames(ns, 'builder')).join() === 'mine');
   });
 
-  it('holds and renews the leader-election Lease in its own namespace (leases get, create, update)', async (t) => {
-    if (!LEADER_ELECT) return t.skip('the operator has no --leader-elect yet');
+  it('holds and renews the leader-election Lease in its own namespace (leases get, create, update)', async () => {
     const coord = admin.makeApiClient(CoordinationV1Api);
     const first = await s.waitFor('the Lease', async () => {
       const l = await coord.readNamespacedLease({ namespace: NS, name: LEASE_NAME }).catch(() => undefined);
