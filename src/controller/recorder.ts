@@ -51,21 +51,25 @@ export class EventRecorder {
     this.#sentInWindow++;
     this.#seen.set(key, now);
     if (this.#seen.size > 10_000) for (const [k, t] of this.#seen) if (now - t >= window) this.#seen.delete(k);
-    const event: CoreEvent = {
-      // As client-go does, Events about a cluster-scoped object (a Namespace) live in `default`:
-      // the API server accepts no other namespace for them. `kubectl describe namespace` finds them.
-      namespace: obj.kind === 'Namespace' ? 'default' : (obj.namespace ?? 'default'),
-      involvedObject: { kind: obj.kind, apiVersion: 'v1', name: obj.name, namespace: obj.kind === 'Namespace' ? undefined : obj.namespace, uid: obj.uid },
-      type: 'Warning',
-      reason,
-      message,
-      reportingInstance: this.#opts.instance,
-      time: new Date(now),
-    };
+    const base = { type: 'Warning' as const, reason, message, reportingInstance: this.#opts.instance, time: new Date(now) };
+    const involved = { kind: obj.kind, apiVersion: 'v1', name: obj.name, uid: obj.uid };
+    const events: CoreEvent[] =
+      obj.kind === 'Namespace'
+        ? [
+            // As client-go records them, Events about a cluster-scoped object live in `default`, with no
+            // involvedObject namespace: `kubectl describe namespace <ns>` finds them there.
+            { ...base, namespace: 'default', involvedObject: involved },
+            // And in the namespace itself, where its owners look (`kubectl get events -n <ns>`), who
+            // may not read `default`.
+            { ...base, namespace: obj.name, involvedObject: { ...involved, namespace: obj.name } },
+          ]
+        : [{ ...base, namespace: obj.namespace ?? 'default', involvedObject: { ...involved, namespace: obj.namespace } }];
     this.#opts.onRecorded?.(reason);
-    this.#opts.kube.createEvent(event).catch((err: unknown) => {
-      this.#seen.delete(key);
-      this.#opts.onError?.(err);
-    });
+    for (const event of events) {
+      this.#opts.kube.createEvent(event).catch((err: unknown) => {
+        this.#seen.delete(key);
+        this.#opts.onError?.(err);
+      });
+    }
   }
 }

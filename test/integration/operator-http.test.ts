@@ -64,13 +64,16 @@ describe('health, readiness and metrics', () => {
     s.namespaces.push(ns);
     await s.core.createNamespacedSecret({ namespace: ns, body: { metadata: { name: 'all-icr-io' }, type: 'Opaque', data: { x: 'eA==' } } });
     await s.core.patchNamespace({ name: ns, body: { metadata: { labels: { 'pso-test': s.id } } } }, mergePatch);
-    const list = async (): Promise<number> =>
-      (await s.core.listEventForAllNamespaces({ fieldSelector: `involvedObject.kind=Namespace,involvedObject.name=${ns},reason=ForeignSecret` })).items.length;
-    await s.waitFor('the first Event', async () => (await list()) > 0);
+    // One Event in `default` (for `kubectl describe namespace`) and one in the namespace itself.
+    const list = async (): Promise<string[]> =>
+      (await s.core.listEventForAllNamespaces({ fieldSelector: `involvedObject.kind=Namespace,involvedObject.name=${ns},reason=ForeignSecret` })).items
+        .map((e) => e.metadata?.namespace ?? '')
+        .sort();
+    await s.waitFor('the first Events', async () => (await list()).length === 2);
     const resyncs = s.operator!.logs.filter((l) => l.message === 'periodic resync').length;
     await new Promise((r) => setTimeout(r, 3500));
     assert.ok(s.operator!.logs.filter((l) => l.message === 'periodic resync').length - resyncs >= 3, 'resyncs happened meanwhile');
-    assert.equal(await list(), 1, 'one Event, however many reconciles saw the problem');
+    assert.deepEqual(await list(), ['default', ns].sort(), 'one Event in each place, however many reconciles saw the problem');
   });
 });
 

@@ -28,10 +28,15 @@ describe('ownership', () => {
     await s.waitFor('the other copies', async () => (await s.copies(ns)).includes(`${ns}-icr-io`));
     await s.waitFor('default SA patched', async () => (await s.pullSecretNames(ns)).includes(`${ns}-icr-io`));
     const ev = await s.waitFor('a Warning Event on the namespace', async () => {
-      // Events about a Namespace live in `default`, as client-go records them; `kubectl describe namespace` shows them.
-      const l = await s.core.listEventForAllNamespaces({ fieldSelector: `involvedObject.kind=Namespace,involvedObject.name=${ns}` });
+      // Events about a Namespace live in `default`, as client-go records them (`kubectl describe namespace` shows them).
+      const l = await s.core.listEventForAllNamespaces({ fieldSelector: `involvedObject.kind=Namespace,involvedObject.name=${ns},metadata.namespace=default` });
       return l.items.find((e) => e.type === 'Warning');
     });
+    // And in the namespace itself, where its owners look (`kubectl get events -n <ns>`).
+    const local = await s.waitFor('the same Event in the namespace', async () =>
+      (await s.core.listNamespacedEvent({ namespace: ns })).items.find((e) => e.type === 'Warning' && e.involvedObject.kind === 'Namespace' && e.involvedObject.name === ns),
+    );
+    assert.equal(local.reason, 'ForeignSecret');
     assert.equal(ev.reason, 'ForeignSecret');
     assert.ok(ev.message?.includes('all-icr-io'));
     await s.operator!.waitForLog((l) => l.message.includes('not ours') && l['secret'] === 'all-icr-io', 5000, 'the foreign-secret log line');
