@@ -167,6 +167,9 @@ export class Operator {
       inf.on(() => this.#d.metrics?.informerEvent(inf.name));
     }
     this.caches.namespaces.on((e) => this.#enqueue(e.obj.metadata?.name));
+    // Observations first, so that the reconcile this event enqueues plans from a cache past our writes.
+    this.caches.copies.on((e) => this.reconciler.expectations.observed('Secret', e.obj.metadata?.namespace ?? '', e.obj.metadata?.name ?? ''));
+    this.caches.serviceAccounts.on((e) => this.reconciler.expectations.observed('ServiceAccount', e.obj.metadata?.namespace ?? '', e.obj.metadata?.name ?? ''));
     this.caches.copies.on((e) => this.#enqueue(e.obj.metadata?.namespace));
     this.caches.serviceAccounts.on((e) => this.#enqueue(e.obj.metadata?.namespace));
     this.caches.sources.on((e: InformerEvent<V1Secret>) => {

@@ -9,6 +9,7 @@ import type { NamespaceLike, SecretLike, ServiceAccountLike } from '../domain/ty
 import { KubeError, type Kube } from '../kube/client.js';
 import type { Informer } from '../kube/informers.js';
 import { errorMessage, type Logger } from '../log.js';
+import { Expectations } from './expectations.js';
 import type { EventRecorder } from './recorder.js';
 import type { ReconcileResult } from './workqueue.js';
 
@@ -55,6 +56,10 @@ export function isTerminal(err: unknown): boolean {
 
 const MAX_SA_ATTEMPTS = 5;
 
+function actionName(a: SecretAction): string {
+  return a.op === 'delete' ? a.name : a.secret.metadata.name;
+}
+
 export class Reconciler {
   #d: ReconcilerDeps;
   /** Namespace -> names there held by secrets that are not ours (learnt from AlreadyExists). */
@@ -62,17 +67,12 @@ export class Reconciler {
   /** Source ref -> when it was first seen missing. */
   #orphanSince = new Map<string, number>();
   #outcomes = new Map<string, Outcome>();
-  /**
-   * ServiceAccount (ns/name) -> the cached resourceVersion our last patch replaced. Until the
-   * cache shows a newer version, planning from it would patch again from stale data and earn a
-   * 409 (client-go's "expectations" solve the same problem).
-   */
-  #patchedFrom = new Map<string, string>();
-  /** Copies (ns/name) we created that the cache has not shown yet: creating them again would 409. */
-  #created = new Set<string>();
+  /** Our writes whose watch events have not arrived: the cache still shows what they replaced. */
+  readonly expectations: Expectations;
 
   constructor(deps: ReconcilerDeps) {
     this.#d = deps;
+    this.expectations = new Expectations(deps.clock);
   }
 
   /** The last outcome of each namespace reconciled. */
@@ -137,17 +137,15 @@ export class Reconciler {
         logger.debug('namespace left alone', { namespace, reason: plan.verdict.reason });
         if (plan.verdict.reason === 'gone') {
           this.#foreign.delete(namespace);
-          for (const key of this.#patchedFrom.keys()) if (key.startsWith(`${namespace}/`)) this.#patchedFrom.delete(key);
-          for (const key of this.#created) if (key.startsWith(`${namespace}/`)) this.#created.delete(key);
+          this.expectations.forgetNamespace(namespace);
         }
         return;
       }
       for (const ref of plan.orphans) if (!this.#orphanSince.has(ref)) this.#orphanSince.set(ref, this.#d.clock.now());
       this.#report(namespace, ns, plan.reports, outcome);
-      for (const c of copies) this.#created.delete(`${namespace}/${c.metadata.name}`);
       let replan = false;
       for (const action of plan.upserts) {
-        if (action.op === 'create' && this.#created.has(`${namespace}/${action.secret.metadata.name}`)) continue; // its event is on the way
+        if (this.expectations.pending('Secret', namespace, actionName(action))) continue; // our last write's event is on the way
         if ((await this.#applySecret(namespace, action, outcome)) === 'foreign') replan = true;
       }
       if (!replan) break;
@@ -155,20 +153,16 @@ export class Reconciler {
     if (!plan) return;
 
     // 3. ServiceAccounts: our copies on every selected ServiceAccount, guarded by resourceVersion.
-    const sas = (caches.serviceAccounts.list(namespace) as ServiceAccountLike[]).filter((sa) => {
-      const key = `${namespace}/${sa.metadata.name}`;
-      const stale = this.#patchedFrom.get(key);
-      if (stale === undefined) return true;
-      if (stale === sa.metadata.resourceVersion) return false; // our patch's event will bring us back
-      this.#patchedFrom.delete(key);
-      return true;
-    });
+    const sas = (caches.serviceAccounts.list(namespace) as ServiceAccountLike[]).filter((sa) => !this.expectations.pending('ServiceAccount', namespace, sa.metadata.name));
     for (const action of planServiceAccounts(plan.verdict, sas, plan.wanted, policy)) {
       await this.#patchServiceAccount(namespace, action.name, action.resourceVersion, action.change, plan, outcome);
     }
 
     // 4. Deletes last, once no ServiceAccount names them.
-    for (const action of plan.deletes) await this.#applySecret(namespace, action, outcome);
+    for (const action of plan.deletes) {
+      if (this.expectations.pending('Secret', namespace, actionName(action))) continue;
+      await this.#applySecret(namespace, action, outcome);
+    }
 
     outcome.copies = plan.wanted;
     if (plan.requeueAfterMs !== undefined) return { requeueAfterMs: plan.requeueAfterMs };
@@ -214,18 +208,19 @@ export class Reconciler {
   /** Applies one secret write. Returns 'foreign' when a create found a secret that is not ours. */
   async #applySecret(namespace: string, a: SecretAction, outcome: Outcome): Promise<'ok' | 'foreign'> {
     const { kube, logger, dryRun } = this.#d;
-    const name = a.op === 'delete' ? a.name : a.secret.metadata.name;
+    const name = actionName(a);
     const fields = { namespace, secret: name, op: a.op, ...(a.op === 'delete' || a.op === 'recreate' ? { reason: a.reason } : { source: a.source }) };
     if (dryRun) {
       logger.info('dry run: would write secret', fields);
       outcome.writes++; // planned
       return 'ok';
     }
+    // Expected before the call: the watch event of the write can arrive before its response.
+    this.expectations.expect('Secret', namespace, name);
     try {
       switch (a.op) {
         case 'create':
           await kube.createSecret(a.secret);
-          this.#created.add(`${namespace}/${name}`);
           break;
         case 'update':
           await kube.replaceSecret(a.secret);
@@ -239,6 +234,7 @@ export class Reconciler {
           break;
       }
     } catch (err) {
+      this.expectations.observed('Secret', namespace, name); // nothing was written: no event to wait for
       if (err instanceof KubeError && err.kind === 'AlreadyExists' && a.op !== 'delete') {
         const live = await kube.getSecret(namespace, name);
         if (live && !isManaged(live as SecretLike)) {
@@ -293,15 +289,16 @@ export class Reconciler {
     let rv = resourceVersion;
     let next = change;
     for (let attempt = 1; ; attempt++) {
+      this.expectations.expect('ServiceAccount', namespace, name);
       try {
         await kube.patchServiceAccountPullSecrets(namespace, name, rv, next);
-        if (resourceVersion !== undefined) this.#patchedFrom.set(`${namespace}/${name}`, resourceVersion);
         outcome.writes++;
         if (!outcome.serviceAccountsPatched.includes(name)) outcome.serviceAccountsPatched.push(name);
         this.#d.metrics?.write('serviceaccount');
         logger.info('serviceaccount patched', { ...fields, imagePullSecrets: next.imagePullSecrets.map((e) => e.name), attempt });
         return;
       } catch (err) {
+        this.expectations.observed('ServiceAccount', namespace, name);
         if (err instanceof KubeError && err.kind === 'NotFound') return; // deleted meanwhile
         if (!(err instanceof KubeError && err.kind === 'Conflict') || attempt >= MAX_SA_ATTEMPTS) throw err;
         this.#d.metrics?.conflict('serviceaccount');

@@ -41,9 +41,7 @@ describe('health, readiness and metrics', () => {
     const port = s.operator!.httpPort;
     assert.equal((await get(port, '/healthz')).status, 200);
     assert.equal((await get(port, '/readyz')).status, 200);
-    const m = await get(port, '/metrics');
-    assert.equal(m.status, 200);
-    for (const name of [
+    const expected = [
       'controller_runtime_reconcile_total{controller="pullsecret",result="success"}',
       'controller_runtime_reconcile_time_seconds_bucket',
       'workqueue_depth{name="pullsecret"}',
@@ -53,9 +51,14 @@ describe('health, readiness and metrics', () => {
       'pullsecret_operator_informer_last_event_timestamp_seconds{informer="namespaces"}',
       'pullsecret_operator_leader 1',
       'process_resident_memory_bytes',
-    ]) {
-      assert.ok(m.body.includes(name), `metrics include ${name}`);
-    }
+    ];
+    // The gauges follow the caches, which see our own writes a moment later: poll.
+    const m = await s.waitFor('the metrics', async () => {
+      const r = await get(port, '/metrics');
+      return r.status === 200 && expected.every((name) => r.body.includes(name)) && r;
+    }).catch(async () => get(port, '/metrics'));
+    assert.equal(m.status, 200);
+    for (const name of expected) assert.ok(m.body.includes(name), `metrics include ${name}`);
   });
 
   it('records a Warning Event for a problem that stays once, not at every resync', async () => {
