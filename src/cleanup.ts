@@ -5,6 +5,7 @@
 import { pullSecretsChange } from './domain/desired.js';
 import type { ServiceAccountLike } from './domain/types.js';
 import { KubeError, type Kube } from './kube/client.js';
+import { patchPullSecrets } from './controller/pullsecrets.js';
 import { MANAGED_SELECTOR } from './controller/operator.js';
 import type { Logger } from './log.js';
 
@@ -17,28 +18,18 @@ export async function cleanup(kube: Kube, logger: Logger, dryRun: boolean): Prom
   const result: CleanupResult = { serviceAccounts: 0, secrets: 0 };
   // 1. ServiceAccount entries first, so that no ServiceAccount names a deleted copy.
   const sas = (await kube.listServiceAccounts()).items as unknown as ServiceAccountLike[];
-  for (let sa of sas) {
+  for (const sa of sas) {
     const ns = sa.metadata.namespace ?? '';
-    for (let attempt = 1; ; attempt++) {
-      const change = pullSecretsChange(sa, []);
-      if (!change) break;
-      if (dryRun) {
+    if (dryRun) {
+      if (pullSecretsChange(sa, [])) {
         logger.info('dry run: would remove our entries from serviceaccount', { namespace: ns, serviceAccount: sa.metadata.name });
         result.serviceAccounts++;
-        break;
       }
-      try {
-        await kube.patchServiceAccountPullSecrets(ns, sa.metadata.name, sa.metadata.resourceVersion, change);
-        result.serviceAccounts++;
-        logger.info('serviceaccount cleaned', { namespace: ns, serviceAccount: sa.metadata.name });
-        break;
-      } catch (err) {
-        if (err instanceof KubeError && err.kind === 'NotFound') break;
-        if (!(err instanceof KubeError && err.kind === 'Conflict') || attempt >= 5) throw err;
-        const fresh = (await kube.getServiceAccount(ns, sa.metadata.name)) as ServiceAccountLike | undefined;
-        if (!fresh) break;
-        sa = fresh;
-      }
+      continue;
+    }
+    if (await patchPullSecrets(kube, sa, (current) => pullSecretsChange(current, []))) {
+      result.serviceAccounts++;
+      logger.info('serviceaccount cleaned', { namespace: ns, serviceAccount: sa.metadata.name });
     }
   }
   // 2. Then the copies.

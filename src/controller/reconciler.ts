@@ -3,13 +3,14 @@
  * domain/, and write only the difference. Level-based: the key carries no event.
  */
 import type { V1Namespace, V1Secret, V1ServiceAccount } from '@kubernetes/client-node';
-import { collectSources, isManaged, pullSecretsChange, serviceAccountSelected, isOptedOut, type Policy } from '../domain/desired.js';
+import { collectSources, isManaged, pullSecretsChange, serviceAccountSelected, isOptedOut, type Policy, type PullSecretsChange } from '../domain/desired.js';
 import { planNamespace, planServiceAccounts, type Plan, type Report, type SecretAction } from '../domain/plan.js';
 import type { NamespaceLike, SecretLike, ServiceAccountLike } from '../domain/types.js';
 import { KubeError, type Kube } from '../kube/client.js';
 import type { Informer } from '../kube/informers.js';
 import { errorMessage, type Logger } from '../log.js';
 import { Expectations } from './expectations.js';
+import { patchPullSecrets } from './pullsecrets.js';
 import type { EventRecorder } from './recorder.js';
 import type { ReconcileResult } from './workqueue.js';
 
@@ -53,8 +54,6 @@ export interface Outcome {
 export function isTerminal(err: unknown): boolean {
   return err instanceof KubeError && err.kind === 'NamespaceTerminating';
 }
-
-const MAX_SA_ATTEMPTS = 5;
 
 function actionName(a: SecretAction): string {
   return a.op === 'delete' ? a.name : a.secret.metadata.name;
@@ -155,7 +154,8 @@ export class Reconciler {
     // 3. ServiceAccounts: our copies on every selected ServiceAccount, guarded by resourceVersion.
     const sas = (caches.serviceAccounts.list(namespace) as ServiceAccountLike[]).filter((sa) => !this.expectations.pending('ServiceAccount', namespace, sa.metadata.name));
     for (const action of planServiceAccounts(plan.verdict, sas, plan.wanted, policy)) {
-      await this.#patchServiceAccount(namespace, action.name, action.resourceVersion, action.change, plan, outcome);
+      const sa = sas.find((x) => x.metadata.name === action.name);
+      if (sa) await this.#patchServiceAccount({ ...sa, metadata: { ...sa.metadata, namespace } }, action.change, plan, outcome);
     }
 
     // 4. Deletes last, once no ServiceAccount names them.
@@ -266,52 +266,35 @@ export class Reconciler {
     }
   }
 
-  /**
-   * imagePullSecrets is an atomic list: the patch carries the whole list and the resourceVersion it
-   * was computed from. On 409 the ServiceAccount is read again and the change computed again.
-   */
-  async #patchServiceAccount(
-    namespace: string,
-    name: string,
-    resourceVersion: string | undefined,
-    change: NonNullable<ReturnType<typeof pullSecretsChange>>,
-    plan: Plan,
-    outcome: Outcome,
-  ): Promise<void> {
+  /** Our copies on one ServiceAccount: see patchPullSecrets for the conflict protocol. */
+  async #patchServiceAccount(sa: ServiceAccountLike, change: PullSecretsChange, plan: Plan, outcome: Outcome): Promise<void> {
     const { kube, logger, dryRun, policy } = this.#d;
-    const fields = { namespace, serviceAccount: name, imagePullSecrets: change.imagePullSecrets.map((e) => e.name) };
+    const namespace = sa.metadata.namespace ?? '';
+    const name = sa.metadata.name;
     if (dryRun) {
-      logger.info('dry run: would patch serviceaccount', fields);
+      logger.info('dry run: would patch serviceaccount', { namespace, serviceAccount: name, imagePullSecrets: change.imagePullSecrets.map((e) => e.name) });
       outcome.writes++; // planned
       if (!outcome.serviceAccountsPatched.includes(name)) outcome.serviceAccountsPatched.push(name);
       return;
     }
-    let rv = resourceVersion;
-    let next = change;
-    for (let attempt = 1; ; attempt++) {
-      this.expectations.expect('ServiceAccount', namespace, name);
-      try {
-        await kube.patchServiceAccountPullSecrets(namespace, name, rv, next);
-        outcome.writes++;
-        if (!outcome.serviceAccountsPatched.includes(name)) outcome.serviceAccountsPatched.push(name);
-        this.#d.metrics?.write('serviceaccount');
-        logger.info('serviceaccount patched', { ...fields, imagePullSecrets: next.imagePullSecrets.map((e) => e.name), attempt });
-        return;
-      } catch (err) {
-        this.expectations.observed('ServiceAccount', namespace, name);
-        if (err instanceof KubeError && err.kind === 'NotFound') return; // deleted meanwhile
-        if (!(err instanceof KubeError && err.kind === 'Conflict') || attempt >= MAX_SA_ATTEMPTS) throw err;
+    const compute = (current: ServiceAccountLike): PullSecretsChange | null => {
+      const eligible = plan.verdict.kind === 'target' && serviceAccountSelected(current, policy) && !isOptedOut(current);
+      return pullSecretsChange(current, eligible ? plan.wanted : []);
+    };
+    const patched = await patchPullSecrets(kube, sa, compute, {
+      // Expected before the call: the watch event of the write can arrive before its response.
+      beforeWrite: () => this.expectations.expect('ServiceAccount', namespace, name),
+      afterFailure: () => this.expectations.observed('ServiceAccount', namespace, name),
+      onConflict: (attempt) => {
         this.#d.metrics?.conflict('serviceaccount');
         logger.debug('serviceaccount changed meanwhile; reading it again', { namespace, serviceAccount: name, attempt });
-        const fresh = (await kube.getServiceAccount(namespace, name)) as ServiceAccountLike | undefined;
-        if (!fresh) return;
-        const eligible = plan.verdict.kind === 'target' && serviceAccountSelected(fresh, policy) && !isOptedOut(fresh);
-        const again = pullSecretsChange(fresh, eligible ? plan.wanted : []);
-        if (!again) return;
-        rv = fresh.metadata.resourceVersion;
-        next = again;
-      }
-    }
+      },
+    });
+    if (!patched) return;
+    outcome.writes++;
+    if (!outcome.serviceAccountsPatched.includes(name)) outcome.serviceAccountsPatched.push(name);
+    this.#d.metrics?.write('serviceaccount');
+    logger.info('serviceaccount patched', { namespace, serviceAccount: name, imagePullSecrets: patched.change.imagePullSecrets.map((e) => e.name), attempt: patched.attempts });
   }
 
   /** Sources that are present again stop their grace clock. */

@@ -1,0 +1,76 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { V1ServiceAccount } from '@kubernetes/client-node';
+import { patchPullSecrets } from '../../src/controller/pullsecrets.js';
+import { pullSecretsChange, type PullSecretsChange } from '../../src/domain/desired.js';
+import type { ServiceAccountLike } from '../../src/domain/types.js';
+import { KubeError } from '../../src/kube/client.js';
+
+const sa = (rv: string, names: string[]): ServiceAccountLike => ({ metadata: { name: 'default', namespace: 'team-a', resourceVersion: rv }, imagePullSecrets: names.map((name) => ({ name })) });
+
+/** A fake of the two calls: answers each patch with the next scripted error (or success), and each read with the next ServiceAccount. */
+function fake(patchErrors: (KubeError | undefined)[], reads: (ServiceAccountLike | undefined)[]) {
+  const patches: { rv: string | undefined; change: PullSecretsChange }[] = [];
+  return {
+    patches,
+    kube: {
+      patchServiceAccountPullSecrets: async (_ns: string, _name: string, rv: string | undefined, change: PullSecretsChange) => {
+        patches.push({ rv, change });
+        const err = patchErrors.shift();
+        if (err) throw err;
+      },
+      getServiceAccount: async () => reads.shift() as V1ServiceAccount | undefined,
+    },
+  };
+}
+
+const conflict = new KubeError('Conflict', 409, 'conflict');
+const add = (s: ServiceAccountLike): PullSecretsChange | null => pullSecretsChange(s, ['all-icr-io']);
+
+test('patchPullSecrets: TestWritesWithTheResourceVersionItComputedFrom', async () => {
+  const f = fake([undefined], []);
+  const r = await patchPullSecrets(f.kube, sa('5', ['mine']), add);
+  assert.equal(r?.attempts, 1);
+  assert.deepEqual(f.patches.map((p) => p.rv), ['5']);
+  assert.deepEqual(f.patches[0]?.change.imagePullSecrets, [{ name: 'mine' }, { name: 'all-icr-io' }]);
+});
+
+test('patchPullSecrets: TestConflictRereadsAndRecomputesKeepingTheOtherWritersEntry', async () => {
+  const f = fake([conflict, undefined], [sa('7', ['mine', 'theirs'])]);
+  const r = await patchPullSecrets(f.kube, sa('5', ['mine']), add);
+  assert.equal(r?.attempts, 2);
+  assert.deepEqual(f.patches.map((p) => p.rv), ['5', '7']);
+  assert.deepEqual(f.patches[1]?.change.imagePullSecrets, [{ name: 'mine' }, { name: 'theirs' }, { name: 'all-icr-io' }]);
+});
+
+test('patchPullSecrets: TestNothingToWriteAfterTheRereadWritesNothing', async () => {
+  const done = { ...sa('8', ['mine', 'all-icr-io']), metadata: { ...sa('8', []).metadata, annotations: { 'pullsecret-operator.io/added-pull-secrets': 'all-icr-io' } } };
+  const f = fake([conflict], [done]);
+  assert.equal(await patchPullSecrets(f.kube, sa('5', ['mine']), add), null);
+  assert.equal(f.patches.length, 1);
+});
+
+test('patchPullSecrets: TestAServiceAccountDeletedMeanwhileIsNotAnError', async () => {
+  assert.equal(await patchPullSecrets(fake([new KubeError('NotFound', 404, 'gone')], []).kube, sa('5', []), add), null);
+  assert.equal(await patchPullSecrets(fake([conflict], [undefined]).kube, sa('5', []), add), null);
+});
+
+test('patchPullSecrets: TestGivesUpAfterMaxAttemptsAndOnOtherErrors', async () => {
+  const many = fake([conflict, conflict, conflict], [sa('6', []), sa('7', [])]);
+  await assert.rejects(patchPullSecrets(many.kube, sa('5', []), add, {}, 3), /conflict/);
+  assert.equal(many.patches.length, 3);
+  const denied = fake([new KubeError('Forbidden', 403, 'forbidden')], []);
+  await assert.rejects(patchPullSecrets(denied.kube, sa('5', []), add), /forbidden/);
+  assert.equal(denied.patches.length, 1);
+});
+
+test('patchPullSecrets: TestHooksSeeEveryAttempt', async () => {
+  const seen: string[] = [];
+  const f = fake([conflict, undefined], [sa('7', [])]);
+  await patchPullSecrets(f.kube, sa('5', []), add, {
+    beforeWrite: () => seen.push('before'),
+    afterFailure: () => seen.push('failed'),
+    onConflict: (n) => seen.push(`conflict ${n}`),
+  });
+  assert.deepEqual(seen, ['before', 'failed', 'conflict 1', 'before']);
+});
