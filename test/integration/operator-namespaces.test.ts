@@ -49,23 +49,31 @@ describe('namespaces', () => {
 
   it('writes nothing to a terminating namespace and does not retry "being terminated"', async () => {
     const ns = await s.namespace('doomed');
-    await s.waitFor('copies', async () => (await s.copies(ns)).length > 0);
+    await s.waitFor('copies and the default ServiceAccount patched', async () => (await s.copies(ns)).length > 0 && (await s.pullSecretNames(ns)).length > 0);
     // A finalizer on an object inside holds the namespace in Terminating.
     await s.core.createNamespacedConfigMap({ namespace: ns, body: { metadata: { name: 'hold', finalizers: ['pso.test/hold'] } } });
-    await s.core.deleteNamespace({ name: ns });
-    await s.waitFor('the namespace to be terminating', async () => (await s.core.readNamespace({ name: ns })).status?.phase === 'Terminating');
-    const mark = s.operator!.logs.length;
-    // A source rotation fans out to every namespace, the terminating one included.
-    const src = (await s.secret(s.source, 'all-icr-io')) as V1Secret;
-    const rotated = Buffer.from(JSON.stringify({ auths: { 'icr.io': { username: 'iamapikey', password: 'rotated-for-termination-test' } } })).toString('base64');
-    await s.core.replaceNamespacedSecret({ namespace: s.source, name: 'all-icr-io', body: { ...src, data: { '.dockerconfigjson': rotated } } });
-    const other = s.namespaces.find((n) => n.endsWith('-new')) ?? '';
-    await s.waitFor('the rotation to reach another namespace', async () => (await s.secret(other, 'all-icr-io'))?.data?.['.dockerconfigjson'] === rotated);
-    await new Promise((r) => setTimeout(r, 1000));
-    const lines = s.operator!.logs.slice(mark).filter((l) => l['namespace'] === ns);
-    assert.deepEqual(lines.filter((l) => l.level !== 'debug'), [], 'no writes, warnings or retries for the terminating namespace');
-    // Let it go.
-    await s.core.patchNamespacedConfigMap({ namespace: ns, name: 'hold', body: { metadata: { finalizers: null } } }, mergePatch);
+    try {
+      const op = s.operator!;
+      const before = op.logs.length;
+      await s.core.deleteNamespace({ name: ns });
+      await s.waitFor('the namespace to be terminating', async () => (await s.core.readNamespace({ name: ns })).status?.phase === 'Terminating');
+      // From the moment the operator has seen the deletion, nothing more may be written there.
+      await op.waitForLog((l) => l.message === 'namespace left alone' && l['namespace'] === ns && l['reason'] === 'terminating' && op.logs.indexOf(l) >= before, 20000, 'the operator to see the namespace terminating');
+      const mark = op.logs.length;
+      // A source rotation fans out to every namespace, the terminating one included.
+      const src = (await s.secret(s.source, 'all-icr-io')) as V1Secret;
+      const rotated = Buffer.from(JSON.stringify({ auths: { 'icr.io': { username: 'iamapikey', password: 'rotated-for-termination-test' } } })).toString('base64');
+      await s.core.replaceNamespacedSecret({ namespace: s.source, name: 'all-icr-io', body: { ...src, data: { '.dockerconfigjson': rotated } } });
+      const other = s.namespaces.find((n) => n.endsWith('-new')) ?? '';
+      await s.waitFor('the rotation to reach another namespace', async () => (await s.secret(other, 'all-icr-io'))?.data?.['.dockerconfigjson'] === rotated);
+      await new Promise((r) => setTimeout(r, 1000));
+      const lines = op.logs.slice(mark).filter((l) => l['namespace'] === ns);
+      assert.deepEqual(lines.filter((l) => l.level !== 'debug'), [], 'no writes, warnings or retries for the terminating namespace');
+      assert.ok(lines.some((l) => l.message === 'namespace left alone'), 'the rotation did reach it, and it was left alone');
+    } finally {
+      // Let it go.
+      await s.core.patchNamespacedConfigMap({ namespace: ns, name: 'hold', body: { metadata: { finalizers: null } } }, mergePatch);
+    }
     await s.waitFor('the namespace to be gone', async () => (await orUndefined(s.core.readNamespace({ name: ns }))) === undefined, 30000);
     assert.equal(s.operator!.child.exitCode, null, 'still running');
   });

@@ -205,17 +205,20 @@ describe('robustness (in-process operator, injected faults, real API server)', (
     const ns = await s.namespace('terminating');
     await s.waitFor('copies', async () => (await s.copies(ns)).length > 0);
     await s.core.createNamespacedConfigMap({ namespace: ns, body: { metadata: { name: 'hold', finalizers: ['pso.test/hold'] } } });
-    // The operator's view will say Active, so it tries to write; the API server refuses.
-    faults.hideTerminating.add(ns);
-    await s.core.deleteNamespace({ name: ns });
-    await s.waitFor('terminating', async () => (await s.core.readNamespace({ name: ns })).status?.phase === 'Terminating');
-    await s.waitFor('the namespace controller to empty it', async () => (await s.copies(ns)).length === 0, 30000);
-    operator.queue.add(ns);
-    await s.waitFor('the final outcome', async () => logs.some((l) => l.message === 'namespace is terminating; nothing more to do' && l['namespace'] === ns));
-    await new Promise((r) => setTimeout(r, 300));
-    assert.equal(operator.queue.numRequeues(ns), 0, 'not requeued');
-    assert.equal(logs.filter((l) => l.message === 'reconcile failed; retrying with backoff' && l['namespace'] === ns).length, 0);
-    await s.core.patchNamespacedConfigMap({ namespace: ns, name: 'hold', body: { metadata: { finalizers: null } } }, mergePatch);
+    try {
+      // The operator's view will say Active, so it tries to write; the API server refuses.
+      faults.hideTerminating.add(ns);
+      await s.core.deleteNamespace({ name: ns });
+      await s.waitFor('terminating', async () => (await s.core.readNamespace({ name: ns })).status?.phase === 'Terminating');
+      await s.waitFor('the namespace controller to empty it', async () => (await s.copies(ns)).length === 0, 30000);
+      operator.queue.add(ns);
+      await s.waitFor('the final outcome', async () => logs.some((l) => l.message === 'namespace is terminating; nothing more to do' && l['namespace'] === ns));
+      await new Promise((r) => setTimeout(r, 300));
+      assert.equal(operator.queue.numRequeues(ns), 0, 'not requeued');
+      assert.equal(logs.filter((l) => l.message === 'reconcile failed; retrying with backoff' && l['namespace'] === ns).length, 0);
+    } finally {
+      await s.core.patchNamespacedConfigMap({ namespace: ns, name: 'hold', body: { metadata: { finalizers: null } } }, mergePatch);
+    }
     await s.waitFor('gone', async () => (await orUndefined(s.core.readNamespace({ name: ns }))) === undefined, 30000);
   });
 });
