@@ -174,7 +174,7 @@ export class Operator {
     this.caches.serviceAccounts.on((e) => this.#enqueue(e.obj.metadata?.namespace));
     this.caches.sources.on((e: InformerEvent<V1Secret>) => {
       if (!this.#working) return;
-      const old = e.type === 'update' ? (e.old as unknown as SecretLike) : e.type === 'delete' ? undefined : undefined;
+      const old = e.type === 'update' ? (e.old as unknown as SecretLike) : undefined;
       const keys = keysForSourceChange(e.obj as unknown as SecretLike, old, policy.sourceNamespace, () => this.#namespaceNames());
       for (const k of keys) this.queue.add(k);
     });

@@ -3,7 +3,7 @@
  * domain/, and write only the difference. Level-based: the key carries no event.
  */
 import type { V1Namespace, V1Secret, V1ServiceAccount } from '@kubernetes/client-node';
-import { collectSources, isManaged, pullSecretsChange, serviceAccountSelected, isOptedOut, type Policy, type PullSecretsChange } from '../domain/desired.js';
+import { collectSources, isManaged, pullSecretsChange, serviceAccountSelected, isOptedOut, type Policy, type PullSecretsChange, type SourceSet } from '../domain/desired.js';
 import { planNamespace, planServiceAccounts, type Plan, type Report, type SecretAction } from '../domain/plan.js';
 import type { NamespaceLike, SecretLike, ServiceAccountLike } from '../domain/types.js';
 import { KubeError, type Kube } from '../kube/client.js';
@@ -66,6 +66,7 @@ export class Reconciler {
   /** Source ref -> when it was first seen missing. */
   #orphanSince = new Map<string, number>();
   #outcomes = new Map<string, Outcome>();
+  #sourcesMemo: { key: string; set: SourceSet } | undefined;
   /** Our writes whose watch events have not arrived: the cache still shows what they replaced. */
   readonly expectations: Expectations;
 
@@ -82,7 +83,7 @@ export class Reconciler {
   async reconcile(namespace: string): Promise<ReconcileResult> {
     const { policy, caches, logger } = this.#d;
     // 1. The source namespace key: report sources that cannot be copied.
-    const sources = collectSources(caches.sources.list(policy.sourceNamespace) as unknown as SecretLike[], policy);
+    const sources = this.#sources();
     this.#trackOrphans(sources.valid.map((s) => s.ref));
     if (namespace === policy.sourceNamespace) {
       for (const bad of sources.invalid) {
@@ -111,7 +112,7 @@ export class Reconciler {
     }
   }
 
-  async #reconcileNamespace(namespace: string, sources: ReturnType<typeof collectSources>, outcome: Outcome): Promise<ReconcileResult> {
+  async #reconcileNamespace(namespace: string, sources: SourceSet, outcome: Outcome): Promise<ReconcileResult> {
     const { caches, policy, logger } = this.#d;
     let plan: Plan | undefined;
     // 2. Plan and write the copies. A create that finds a foreign secret changes the plan: plan again.
@@ -295,6 +296,17 @@ export class Reconciler {
     if (!outcome.serviceAccountsPatched.includes(name)) outcome.serviceAccountsPatched.push(name);
     this.#d.metrics?.write('serviceaccount');
     logger.info('serviceaccount patched', { namespace, serviceAccount: name, imagePullSecrets: patched.change.imagePullSecrets.map((e) => e.name), attempt: patched.attempts });
+  }
+
+  /**
+   * The classified sources. A source change fans out to every namespace; the source secrets are
+   * parsed once per change of the source namespace's secrets, not once per namespace.
+   */
+  #sources(): SourceSet {
+    const secrets = this.#d.caches.sources.list(this.#d.policy.sourceNamespace) as unknown as SecretLike[];
+    const key = secrets.map((s) => `${s.metadata.name}@${s.metadata.resourceVersion ?? ''}`).sort().join(',');
+    if (this.#sourcesMemo?.key !== key) this.#sourcesMemo = { key, set: collectSources(secrets, this.#d.policy) };
+    return this.#sourcesMemo.set;
   }
 
   /** Sources that are present again stop their grace clock. */
