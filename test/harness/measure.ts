@@ -6,7 +6,7 @@
  *   npx tsx test/harness/with-cluster.ts npx tsx test/harness/measure.ts [--namespaces 50] [--idle 30]
  *
  * It puts the IBM fixture secrets in `default`, creates N namespaces (each with its default and
- * two more ServiceAccounts), starts `node dist/src/main.js` (NODE_ENV=production) with the
+ * two more ServiceAccounts), starts `node dist/pullsecret-operator.mjs` (NODE_ENV=production) with the
  * default policy (source `default`, every namespace), and samples /proc/<pid> every 100 ms
  * through these phases: initial sync (every namespace gets its copies and every ServiceAccount is
  * patched), idle, a source rotation (every copy updated), and a periodic resync (full relist).
@@ -27,7 +27,7 @@ const { values } = parseArgs({
 const N = Number(values.namespaces);
 const IDLE_S = Number(values.idle);
 const RESYNC_S = Number(values.resync);
-const ENTRY = join(REPO_ROOT, 'dist', 'src', 'main.js');
+const ENTRY = join(REPO_ROOT, 'dist', 'pullsecret-operator.mjs');
 if (!existsSync(ENTRY)) throw new Error(`${ENTRY} is missing: run npm run build first`);
 
 const kc = testKubeConfig();

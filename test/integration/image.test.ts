@@ -1,12 +1,12 @@
 /**
  * The container image, checked without Docker: the Dockerfile's paths, user and entry point
  * against the real layout, the build context that .dockerignore leaves, and the runtime stage
- * reproduced in a temporary folder (npm run build, then package.json, package-lock.json and
- * dist/ with `npm ci --omit=dev`) whose entry point must run from production dependencies only.
+ * reproduced in a temporary folder (npm run build, then the bundle alone) whose entry point must
+ * run with no node_modules at all.
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, posix } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -24,7 +24,6 @@ interface Pkg {
   devDependencies: Record<string, string>;
 }
 const pkg = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as Pkg;
-const lock = JSON.parse(readFileSync(join(REPO_ROOT, 'package-lock.json'), 'utf8')) as { packages: Record<string, { dev?: boolean }> };
 const BIN = Object.values(pkg.bin)[0] ?? '';
 
 // ---------------------------------------------------------------------------------------------
@@ -148,30 +147,28 @@ describe('Dockerfile', () => {
     assert.ok(runs.some((r) => /\bnpm run build\b/.test(r)), 'npm run build');
   });
 
-  it('runs as a numeric non-root user, NODE_ENV=production, production dependencies only, the package.json bin as entry point', () => {
+  it('runs as a numeric non-root user, NODE_ENV=production, with no npm install: the package.json bin as entry point', () => {
     const user = runtime.steps.filter((s) => s.op === 'USER').pop()?.args ?? '';
     assert.match(user, /^\d+(:\d+)?$/, 'numeric USER (Kubernetes can then check runAsNonRoot)');
     assert.ok(user.split(':').every((x) => Number(x) > 0), 'not root');
     assert.ok(runtime.steps.some((s) => s.op === 'ENV' && /\bNODE_ENV=production\b/.test(s.args)));
     const runs = runtime.steps.filter((s) => s.op === 'RUN').map((s) => s.args);
-    assert.ok(runs.some((r) => /\bnpm ci\b.*--omit=dev/.test(r)), 'npm ci --omit=dev');
+    assert.deepEqual(runs, [], 'the runtime stage installs nothing: the bundle holds the dependencies');
     const entry = JSON.parse(runtime.steps.filter((s) => s.op === 'ENTRYPOINT').pop()?.args ?? 'null') as string[];
     assert.deepEqual(entry, ['node', BIN]);
-    assert.equal(BIN, 'dist/src/main.js');
+    assert.equal(BIN, 'dist/pullsecret-operator.mjs');
   });
 
-  it('copies into the runtime stage only dist/ from the build stage, to where the entry point is, and package.json for the version', () => {
+  it('copies into the runtime stage only the bundle (and its license notices) from the build stage, to where the entry point is', () => {
     const wd = workdirOf(runtime);
-    const fromBuild = copies(runtime).filter((c) => c.from !== undefined);
-    assert.ok(fromBuild.length > 0);
-    for (const c of fromBuild) {
-      assert.equal(c.from, build.name, 'from the build stage');
-      for (const src of c.sources) assert.ok(posix.resolve(workdirOf(build), src).startsWith(posix.join(workdirOf(build), 'dist')), `${src}: only build output, never node_modules`);
+    const all = copies(runtime);
+    assert.ok(all.length > 0);
+    for (const c of all) {
+      assert.equal(c.from, build.name, 'from the build stage, nothing from the context');
+      for (const src of c.sources) assert.match(posix.relative(workdirOf(build), posix.resolve(workdirOf(build), src)), /^dist\/pullsecret-operator\.mjs(\.LEGAL\.txt)?$/, `${src}: only the bundle`);
     }
     const entry = posix.resolve(wd, BIN);
-    assert.ok(fromBuild.some((c) => entry.startsWith(`${c.dest}/`)), `${entry} comes from the build stage`);
-    // src/version.ts looks for package.json upwards from dist/src.
-    assert.ok(copies(runtime).some((c) => c.from === undefined && c.sources.includes('package.json') && c.dest === wd), 'package.json next to dist/');
+    assert.ok(all.some((c) => posix.resolve(c.dest, posix.basename(entry)) === entry), `${entry} comes from the build stage`);
   });
 
   it('copies from the context only files that exist and that .dockerignore lets in', () => {
@@ -190,10 +187,10 @@ describe('Dockerfile', () => {
 describe('.dockerignore', () => {
   it('keeps node_modules, dist, the test cluster, git, tests and local secrets out of the build context', () => {
     const ignored = dockerignore();
-    for (const p of ['node_modules', 'node_modules/typescript/package.json', 'dist/src/main.js', '.cluster/pki/ca.key', '.git/config', 'test/integration/rbac.test.ts', 'manifests/deployment.yaml', 'kubeconfig', '.env', 'Dockerfile']) {
+    for (const p of ['node_modules', 'node_modules/typescript/package.json', 'dist/pullsecret-operator.mjs', 'scripts/run.ts', '.cluster/pki/ca.key', '.git/config', 'test/integration/rbac.test.ts', 'manifests/deployment.yaml', 'kubeconfig', '.env', 'Dockerfile']) {
       assert.equal(ignored(p), true, p);
     }
-    for (const p of ['package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json', 'src/main.ts', 'src/kube/client.ts']) assert.equal(ignored(p), false, p);
+    for (const p of ['package.json', 'package-lock.json', 'tsconfig.json', 'scripts/build.ts', 'src/main.ts', 'src/kube/client.ts']) assert.equal(ignored(p), false, p);
   });
 });
 
@@ -203,20 +200,19 @@ describe('the runtime stage, reproduced without Docker', () => {
     run(process.execPath, [BIN, ...args], { cwd: dir, env: { PATH: process.env.PATH ?? '', NODE_ENV: 'production', ...env }, timeout: 60000 });
 
   before(async () => {
-    // The build stage: npm run build (tsc -p tsconfig.build.json), here into the temporary folder.
-    await run('npm', ['run', 'build', '--', '--outDir', join(dir, 'dist')], { cwd: REPO_ROOT, timeout: 180000 });
-    // The runtime stage: package.json, package-lock.json, production dependencies, dist/.
-    for (const f of ['package.json', 'package-lock.json']) cpSync(join(REPO_ROOT, f), join(dir, f));
-    await run('npm', ['ci', '--omit=dev', '--ignore-scripts', '--no-audit', '--no-fund'], { cwd: dir, env: { ...process.env, NODE_ENV: 'production' }, timeout: 300000 });
+    // The build stage: npm run build; the runtime stage: the bundle alone in an empty folder.
+    await run('npm', ['run', 'build'], { cwd: REPO_ROOT, timeout: 180000 });
+    mkdirSync(join(dir, 'dist'));
+    cpSync(join(REPO_ROOT, BIN), join(dir, BIN));
   });
 
   after(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('has the entry point where package.json bin and the Dockerfile ENTRYPOINT say', () => {
-    assert.ok(existsSync(join(dir, BIN)), `${BIN} built`);
+  it('has nothing but the entry point: no node_modules, no package.json', () => {
+    assert.deepEqual(readdirSync(dir, { recursive: true }).sort(), ['dist', BIN].sort());
   });
 
-  it('prints the package.json version with --version', async () => {
+  it('prints the package.json version with --version (written into the bundle)', async () => {
     const { stdout } = await node(['--version']);
     assert.equal(stdout, `pullsecret-operator ${pkg.version}\n`);
   });
@@ -227,13 +223,12 @@ describe('the runtime stage, reproduced without Docker', () => {
     assert.match(stdout, /--source-namespace/);
   });
 
-  it('installs no devDependency (typescript, tsx, eslint, ...) and every dependency', () => {
-    const dev = Object.keys(pkg.devDependencies).filter((d) => lock.packages[`node_modules/${d}`]?.dev === true);
-    for (const d of new Set([...dev, 'typescript', 'tsx', 'eslint'])) assert.equal(existsSync(join(dir, 'node_modules', d)), false, `${d} is not installed`);
-    for (const d of Object.keys(pkg.dependencies)) assert.ok(existsSync(join(dir, 'node_modules', d, 'package.json')), `${d} is installed`);
+  it('bundles no devDependency (typescript, eslint, ...)', () => {
+    const text = readFileSync(join(dir, BIN), 'utf8');
+    for (const d of ['typescript', 'eslint', 'typescript-eslint', 'esbuild']) assert.equal(text.includes(`node_modules/${d}/`), false, `${d} is not in the bundle`);
   });
 
-  it('talks to a real API server from production dependencies only (--once --dry-run, writes nothing)', async () => {
+  it('talks to a real API server from the bundle alone (--once --dry-run, writes nothing)', async () => {
     const kubeconfig = process.env.PSO_TEST_KUBECONFIG;
     assert.ok(kubeconfig, 'PSO_TEST_KUBECONFIG: run under test/harness/with-cluster.ts');
     const none = uniqueName('pso-image');
