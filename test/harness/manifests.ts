@@ -12,9 +12,11 @@ import { createRequire } from 'node:module';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
+  ApiException,
   type Configuration,
+  CoreV1Api,
   HttpMethod,
-  type KubeConfig,
+  KubeConfig,
   type KubernetesObject,
   KubernetesObjectApi,
 } from '@kubernetes/client-node';
@@ -69,7 +71,26 @@ export function loadManifestFiles(k: Kustomization = readKustomization()): Manif
 }
 
 /** Kinds without a namespace (those the manifests use, and the usual others). The manifests test checks this against the API server's discovery. */
-export const CLUSTER_SCOPED_KINDS = new Set(['Namespace', 'ClusterRole', 'ClusterRoleBinding', 'CustomResourceDefinition', 'PriorityClass', 'StorageClass', 'ValidatingWebhookConfiguration', 'MutatingWebhookConfiguration']);
+export const CLUSTER_SCOPED_KINDS = new Set([
+  'Namespace',
+  'ClusterRole',
+  'ClusterRoleBinding',
+  'CustomResourceDefinition',
+  'PriorityClass',
+  'StorageClass',
+  'ValidatingWebhookConfiguration',
+  'MutatingWebhookConfiguration',
+  'ValidatingAdmissionPolicy',
+  'ValidatingAdmissionPolicyBinding',
+]);
+
+/**
+ * The kinds that kustomize (v5.8.1, in kubectl 1.36) knows to be cluster-scoped. It gives every
+ * other kind the kustomization's `namespace`, the admission policy and its binding included; the
+ * API server drops a namespace from a cluster-scoped object, so that is harmless, and render()
+ * does the same as kustomize so that the two can be compared.
+ */
+export const KUSTOMIZE_CLUSTER_SCOPED_KINDS = new Set([...CLUSTER_SCOPED_KINDS].filter((k) => !k.startsWith('ValidatingAdmissionPolicy')));
 
 export function containersOf(obj: Obj): { name: string; image: string; args?: string[]; env?: { name: string; value?: string; valueFrom?: unknown }[] }[] {
   const spec = (obj['spec'] ?? {}) as { template?: { spec?: { containers?: []; initContainers?: [] } } };
@@ -93,7 +114,7 @@ export function render(k: Kustomization = readKustomization(), manifests: Manife
   return manifests.map(({ file, obj }) => {
     const o = structuredClone(obj);
     if (k.namespace) {
-      if (!CLUSTER_SCOPED_KINDS.has(o.kind)) o.metadata.namespace = k.namespace;
+      if (!KUSTOMIZE_CLUSTER_SCOPED_KINDS.has(o.kind)) o.metadata.namespace = k.namespace;
       if (o.kind === 'RoleBinding' || o.kind === 'ClusterRoleBinding') {
         for (const s of (o['subjects'] ?? []) as { kind: string; namespace?: string }[]) if (s.kind === 'ServiceAccount') s.namespace = k.namespace;
       }
@@ -109,23 +130,98 @@ export function render(k: Kustomization = readKustomization(), manifests: Manife
   });
 }
 
+/** The user name of a ServiceAccount's requests, as the admission policy matches it. */
+export const serviceAccountUser = (namespace: string, name: string): string => `system:serviceaccount:${namespace}:${name}`;
+
 /**
  * The rendered manifests moved into another namespace, with a suffix on the names of the
- * cluster-scoped RBAC objects: an install that cannot collide with another test's.
+ * cluster-scoped objects (RBAC and the admission policy): an install that cannot collide with
+ * another test's. The policy's match on the operator's user name follows the namespace.
  */
 export function retarget(manifests: Manifest[], namespace: string, suffix: string): Obj[] {
+  const from = manifests.find((m) => m.obj.kind === 'ServiceAccount')?.obj;
   return manifests.map(({ obj }) => {
     const o = structuredClone(obj);
     if (o.kind === 'Namespace') o.metadata.name = namespace;
     else if (!CLUSTER_SCOPED_KINDS.has(o.kind)) o.metadata.namespace = namespace;
-    if (o.kind === 'ClusterRole' || o.kind === 'ClusterRoleBinding') o.metadata.name = `${o.metadata.name}-${suffix}`;
+    else delete o.metadata.namespace;
+    if (o.kind === 'ClusterRole' || o.kind === 'ClusterRoleBinding' || o.kind === 'ValidatingAdmissionPolicy' || o.kind === 'ValidatingAdmissionPolicyBinding') o.metadata.name = `${o.metadata.name}-${suffix}`;
     if (o.kind === 'ClusterRoleBinding' || o.kind === 'RoleBinding') {
       const ref = o['roleRef'] as { kind: string; name: string };
       if (ref.kind === 'ClusterRole') ref.name = `${ref.name}-${suffix}`;
       for (const s of (o['subjects'] ?? []) as { kind: string; namespace?: string }[]) if (s.kind === 'ServiceAccount') s.namespace = namespace;
     }
+    if (o.kind === 'ValidatingAdmissionPolicyBinding') {
+      const spec = o['spec'] as { policyName: string };
+      spec.policyName = `${spec.policyName}-${suffix}`;
+    }
+    if (o.kind === 'ValidatingAdmissionPolicy' && from) {
+      const user = serviceAccountUser(from.metadata.namespace ?? '', from.metadata.name);
+      const conditions = (o['spec'] as { matchConditions?: { expression: string }[] }).matchConditions ?? [];
+      const matching = conditions.filter((c) => c.expression.includes(`'${user}'`));
+      if (matching.length !== 1) throw new Error(`the admission policy matches the operator's user ${user} in exactly one matchCondition`);
+      for (const c of matching) c.expression = c.expression.replace(`'${user}'`, `'${serviceAccountUser(namespace, from.metadata.name)}'`);
+    }
     return o;
   });
+}
+
+/** The kinds that make up the operator's identity: who it is, what RBAC grants it, what the admission policy lets it write. */
+export const IDENTITY_KINDS = ['Namespace', 'ServiceAccount', 'ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding', 'ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding'];
+
+export interface OperatorIdentity {
+  namespace: string;
+  serviceAccount: string;
+  /** A kubeconfig with a TokenRequest token of that ServiceAccount. */
+  kubeconfigPath: string;
+  /** What was created, in order. */
+  objects: Obj[];
+}
+
+/**
+ * Installs the manifests' identity objects (IDENTITY_KINDS) retargeted to `namespace`, writes a
+ * kubeconfig with a token of its ServiceAccount (TokenRequest, as the kubelet mounts one) to
+ * `kubeconfigPath`, and waits until the admission policy is in force for that token.
+ */
+export async function installOperatorIdentity(admin: KubeConfig, namespace: string, suffix: string, kubeconfigPath: string): Promise<OperatorIdentity> {
+  const objects = retarget(
+    render().filter((m) => IDENTITY_KINDS.includes(m.obj.kind)),
+    namespace,
+    suffix,
+  );
+  const api = StrictObjectApi.make(admin);
+  for (const kind of IDENTITY_KINDS) for (const o of objects.filter((x) => x.kind === kind)) await api.createStrict(o);
+  const serviceAccount = objects.find((o) => o.kind === 'ServiceAccount')?.metadata.name ?? '';
+  const core = admin.makeApiClient(CoreV1Api);
+  const tr = await core.createNamespacedServiceAccountToken({ namespace, name: serviceAccount, body: { spec: { audiences: [], expirationSeconds: 4 * 3600 } } });
+  const token = tr.status?.token;
+  if (!token) throw new Error('TokenRequest gave no token');
+  await writeTokenKubeconfig(admin, token, kubeconfigPath);
+  await waitForAdmissionPolicy(kubeconfigPath, namespace);
+  return { namespace, serviceAccount, kubeconfigPath, objects };
+}
+
+/**
+ * A new policy takes effect once the API server's policy informer has seen it and its binding:
+ * probe with a server-side dry run of a write the policy denies (an unlabelled Secret) until the
+ * answer is the policy's 403. Nothing is stored.
+ */
+export async function waitForAdmissionPolicy(kubeconfigPath: string, namespace: string, timeoutMs = 30000): Promise<void> {
+  const kc = new KubeConfig();
+  kc.loadFromFile(kubeconfigPath);
+  const core = kc.makeApiClient(CoreV1Api);
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const denied = await core
+      .createNamespacedSecret({ namespace, dryRun: 'All', body: { metadata: { name: 'policy-probe' }, type: 'Opaque' } })
+      .then(
+        () => false,
+        (e: unknown) => e instanceof ApiException && e.code === 403 && /ValidatingAdmissionPolicy/.test(String(e.body)),
+      );
+    if (denied) return;
+    if (Date.now() > deadline) throw new Error(`the admission policy was not in force for ${kubeconfigPath} within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
 }
 
 /**

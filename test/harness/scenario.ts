@@ -49,6 +49,16 @@ export class Scenario {
     return p;
   }
 
+  /**
+   * The operator's own credentials: a token of the manifests' ServiceAccount, under their RBAC
+   * and admission policy (installed by with-cluster.ts). Tests act as an admin (kubeconfigPath).
+   */
+  get operatorKubeconfigPath(): string {
+    const p = process.env.PSO_TEST_OPERATOR_KUBECONFIG;
+    if (!p) throw new Error('PSO_TEST_OPERATOR_KUBECONFIG is not set: run under test/harness/with-cluster.ts');
+    return p;
+  }
+
   /** Creates the source namespace with the IBM fixture secrets. */
   async setUp(opts: { fixtures?: boolean } = {}): Promise<void> {
     await this.core.createNamespace({ body: { metadata: { name: this.source } } });
@@ -62,7 +72,7 @@ export class Scenario {
   }
 
   async startOperator(extra: string[] = [], env: Record<string, string> = {}): Promise<OperatorProcess> {
-    this.operator = await startOperator({ kubeconfig: this.kubeconfigPath, args: this.args(extra), env });
+    this.operator = await startOperator({ kubeconfig: this.operatorKubeconfigPath, args: this.args(extra), env });
     return this.operator;
   }
 
@@ -99,11 +109,21 @@ export class Scenario {
     return waitFor(what, fn, timeoutMs);
   }
 
-  /** Stops the operator and deletes the scenario's namespaces. */
+  /**
+   * Stops the operator and deletes the scenario's namespaces. Fails if the operator was ever
+   * refused a write by RBAC or by the admission policy: its contract is to stay within both.
+   */
   async tearDown(): Promise<void> {
     if (this.operator) await this.operator.stop();
     for (const ns of this.namespaces) await orUndefined(this.core.deleteNamespace({ name: ns }));
+    if (this.operator) assertNoDenial(this.operator.stderr());
   }
+}
+
+/** Throws if the operator's log shows a write denied by the admission policy or RBAC. */
+export function assertNoDenial(log: string): void {
+  const denials = log.split('\n').filter((l) => /ValidatingAdmissionPolicy|\bforbidden\b/i.test(l) && !/being terminated/.test(l));
+  if (denials.length > 0) throw new Error(`the operator was denied:\n${denials.slice(0, 5).join('\n')}`);
 }
 
 /** The copy names the IBM fixtures give in namespace `ns`. */

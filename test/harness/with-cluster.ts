@@ -3,13 +3,21 @@
  *
  * Starts one control plane in a temp dir, runs the command with KUBECONFIG and
  * PSO_TEST_KUBECONFIG pointing at it (and PSO_TEST_BIN_DIR at its binaries, kubectl included), stops the plane and exits with the command's code.
+ *
+ * It also installs the manifests' identity of the operator (its ServiceAccount, RBAC and the
+ * admission policy that confines its writes; see installOperatorIdentity) in the namespace
+ * `pso-operator-identity`, and points PSO_TEST_OPERATOR_KUBECONFIG at a token of that
+ * ServiceAccount: the scenarios run the operator as the manifests do, under real RBAC and the
+ * real policy, not as an admin.
  */
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { constants, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { KubeConfig } from '@kubernetes/client-node';
 import { killProcessesSync, startControlPlane } from './control-plane.js';
+import { installOperatorIdentity } from './manifests.js';
 import type { ControlPlane } from './control-plane.js';
 
 async function main(): Promise<number> {
@@ -56,9 +64,12 @@ async function main(): Promise<number> {
   try {
     plane = await startControlPlane({ dir, log, signal: abort.signal });
     const kubeconfig = plane.kubeconfigPath;
+    const admin = new KubeConfig();
+    admin.loadFromFile(kubeconfig);
+    const identity = await installOperatorIdentity(admin, 'pso-operator-identity', 'tests', join(dir, 'operator-kubeconfig'));
     child = spawn(cmd, args, {
       stdio: 'inherit',
-      env: { ...process.env, KUBECONFIG: kubeconfig, PSO_TEST_KUBECONFIG: kubeconfig, PSO_TEST_BIN_DIR: plane.binDir },
+      env: { ...process.env, KUBECONFIG: kubeconfig, PSO_TEST_KUBECONFIG: kubeconfig, PSO_TEST_OPERATOR_KUBECONFIG: identity.kubeconfigPath, PSO_TEST_BIN_DIR: plane.binDir },
     });
     const running = child;
     code = await new Promise<number>((res) => {

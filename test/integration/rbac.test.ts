@@ -13,11 +13,10 @@ import * as k8s from '@kubernetes/client-node';
 import { ApiException, AuthorizationV1Api, CoordinationV1Api, KubeConfig, type V1APIResourceList, type V1Secret } from '@kubernetes/client-node';
 import { FLAGS } from '../../src/config.js';
 import { uniqueName } from '../harness/kube.js';
-import { type Obj, StrictObjectApi, readKustomization, render, retarget, writeTokenKubeconfig } from '../harness/manifests.js';
+import { CLUSTER_SCOPED_KINDS, type Obj, type OperatorIdentity, StrictObjectApi, installOperatorIdentity, readKustomization, render } from '../harness/manifests.js';
 import { REPO_ROOT, startOperator } from '../harness/operator.js';
 import { OPT_OUT, Scenario, fixtureCopies, mergePatch } from '../harness/scenario.js';
 
-const RBAC_KINDS = ['Namespace', 'ServiceAccount', 'ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding'];
 const rendered = render();
 const of = (kind: string): Obj => {
   const o = rendered.find((m) => m.obj.kind === kind)?.obj;
@@ -132,40 +131,30 @@ function granted(rules: Rule[]): Set<string> {
 const admin = new KubeConfig();
 const id = uniqueName('pso-rbac');
 const NS = id;
-const install = retarget(
-  rendered.filter((m) => RBAC_KINDS.includes(m.obj.kind)),
-  NS,
-  id.slice(-8),
-);
 const SA = of('ServiceAccount').metadata.name;
 const tmp = mkdtempSync(join(tmpdir(), 'pso-rbac-'));
 const s = new Scenario('rbac');
 let saKc: KubeConfig;
+let identity: OperatorIdentity;
 let operatorStderr = (): string => '';
 
 before(async () => {
   admin.loadFromFile(s.kubeconfigPath);
-  const api = StrictObjectApi.make(admin);
-  for (const kind of RBAC_KINDS) for (const o of install.filter((x) => x.kind === kind)) await api.createStrict(o);
-  // A short-lived token for the ServiceAccount (TokenRequest), as the kubelet would mount one.
-  const tr = await s.core.createNamespacedServiceAccountToken({ namespace: NS, name: SA, body: { spec: { audiences: [], expirationSeconds: 3600 } } });
-  const token = tr.status?.token ?? '';
-  assert.ok(token, 'a token');
-  const path = await writeTokenKubeconfig(admin, token, join(tmp, 'kubeconfig'));
+  identity = await installOperatorIdentity(admin, NS, id.slice(-8), join(tmp, 'kubeconfig'));
   saKc = new KubeConfig();
-  saKc.loadFromFile(path);
+  saKc.loadFromFile(identity.kubeconfigPath);
   await s.setUp();
   const extra = ['--leader-elect'];
   // The Deployment's environment: identity and Lease namespace from the downward API.
-  s.operator = await startOperator({ kubeconfig: path, args: s.args(extra), env: { POD_NAME: `${id}-0`, POD_NAMESPACE: NS } });
+  s.operator = await startOperator({ kubeconfig: identity.kubeconfigPath, args: s.args(extra), env: { POD_NAME: `${id}-0`, POD_NAMESPACE: NS } });
   const op = s.operator;
   operatorStderr = () => op.stderr();
 });
 
 after(async () => {
   await s.tearDown();
-  for (const o of [...install].reverse()) {
-    if (o.kind === 'Namespace' || o.kind === 'ClusterRole' || o.kind === 'ClusterRoleBinding') {
+  for (const o of [...identity.objects].reverse()) {
+    if (CLUSTER_SCOPED_KINDS.has(o.kind)) {
       await StrictObjectApi.make(admin)
         .delete(o)
         .catch(() => undefined);

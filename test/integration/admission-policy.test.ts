@@ -1,0 +1,209 @@
+/**
+ * Least privilege past RBAC: the ValidatingAdmissionPolicy of manifests/ confines what the
+ * operator's own ServiceAccount may write. Direct calls with that ServiceAccount's token (the
+ * identity that test/harness/with-cluster.ts installs from the manifests) are denied by the real
+ * API server with the policy's message, while the same token may still write the operator's own
+ * objects, so the denials come from the policy, not from RBAC. Every other scenario of the suite
+ * runs the operator with this token too (Scenario.startOperator) and fails on any denial.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { ApiException, CoreV1Api, KubeConfig, type V1Secret, type V1ServiceAccount } from '@kubernetes/client-node';
+import { ADDED_ENTRIES_ANNOTATION } from '../../src/domain/naming.js';
+import { testKubectl, uniqueName } from '../harness/kube.js';
+import { MANIFESTS_DIR, type Obj, parseAllYaml, readKustomization, render, serviceAccountUser } from '../harness/manifests.js';
+import { MANAGED, OPT_OUT, SOURCE, Scenario, mergePatch } from '../harness/scenario.js';
+
+const rendered = render().map((m) => m.obj);
+/** The namespace of the identity with-cluster.ts installed, from its token's kubeconfig user. */
+const identityNamespace = (): string => {
+  const kc = new KubeConfig();
+  kc.loadFromFile(process.env.PSO_TEST_OPERATOR_KUBECONFIG ?? '');
+  const token = kc.getCurrentUser()?.token ?? '';
+  const claims = JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString()) as { sub: string };
+  return claims.sub.split(':')[2] ?? '';
+};
+const only = (kind: string): Obj => {
+  const all = rendered.filter((o) => o.kind === kind);
+  assert.equal(all.length, 1, `one ${kind}`);
+  return all[0] as Obj;
+};
+
+interface PolicySpec {
+  failurePolicy: string;
+  matchConstraints: { resourceRules: { apiGroups: string[]; apiVersions: string[]; operations: string[]; resources: string[] }[] };
+  matchConditions: { name: string; expression: string }[];
+  validations: { expression: string; message: string; reason?: string }[];
+}
+
+describe('the admission policy in the manifests', () => {
+  const policy = only('ValidatingAdmissionPolicy');
+  const binding = only('ValidatingAdmissionPolicyBinding');
+  const spec = policy['spec'] as PolicySpec;
+
+  it('is in kustomization.yaml, one whole object per file', () => {
+    const k = readKustomization();
+    for (const f of ['validatingadmissionpolicy.yaml', 'validatingadmissionpolicybinding.yaml']) {
+      assert.ok(k.resources.includes(f), f);
+      assert.equal(parseAllYaml(readFileSync(join(MANIFESTS_DIR, f), 'utf8')).length, 1, f);
+    }
+  });
+
+  it('fails closed and denies: failurePolicy Fail, binding validationActions [Deny], bound to this policy', () => {
+    assert.equal(spec.failurePolicy, 'Fail');
+    const b = binding['spec'] as { policyName: string; validationActions: string[]; paramRef?: unknown };
+    assert.equal(b.policyName, policy.metadata.name);
+    assert.deepEqual(b.validationActions, ['Deny']);
+  });
+
+  it("applies only to the operator's own ServiceAccount, in the namespace the manifests install it", () => {
+    const sa = only('ServiceAccount');
+    assert.equal(sa.metadata.namespace, readKustomization().namespace);
+    const user = serviceAccountUser(sa.metadata.namespace ?? '', sa.metadata.name);
+    assert.equal(spec.matchConditions.length, 1);
+    assert.equal(spec.matchConditions[0]?.expression, `request.userInfo.username == '${user}'`);
+  });
+
+  it('covers every write verb RBAC grants on secrets and serviceaccounts', () => {
+    assert.deepEqual(spec.matchConstraints.resourceRules, [{ apiGroups: [''], apiVersions: ['v1'], operations: ['CREATE', 'UPDATE', 'DELETE'], resources: ['secrets', 'serviceaccounts'] }]);
+    for (const v of spec.validations) {
+      assert.ok(v.message.startsWith('pullsecret-operator may'), v.message);
+      assert.equal(v.reason, 'Forbidden');
+    }
+  });
+});
+
+describe("direct writes with the operator's token, on the real API server", () => {
+  const s = new Scenario('policy');
+  const op = new KubeConfig();
+  let core: CoreV1Api;
+  let ns = '';
+
+  before(async () => {
+    op.loadFromFile(s.operatorKubeconfigPath);
+    core = op.makeApiClient(CoreV1Api);
+    ns = uniqueName('pso-policy');
+    await s.core.createNamespace({ body: { metadata: { name: ns } } });
+    s.namespaces.push(ns);
+    await s.core.createNamespacedSecret({ namespace: ns, body: { metadata: { name: 'theirs', labels: { app: 'theirs' } }, type: 'Opaque', stringData: { k: 'v' } } });
+    await s.core.createNamespacedServiceAccount({
+      namespace: ns,
+      body: { metadata: { name: 'app', labels: { team: 'a' }, annotations: { owner: 'team-a' } }, secrets: [{ name: 'legacy-token' }], imagePullSecrets: [{ name: 'mine' }] },
+    });
+  });
+
+  after(() => s.tearDown());
+
+  /** Resolves with the API server's answer body when the call is denied with HTTP `code`. */
+  const deniedWith = async (call: Promise<unknown>, code = 403): Promise<string> => {
+    try {
+      await call;
+    } catch (e) {
+      assert.ok(e instanceof ApiException, String(e));
+      assert.equal(e.code, code, String(e.body));
+      return String(e.body);
+    }
+    assert.fail('the write was admitted');
+  };
+  const byPolicy = (body: string, message: RegExp): void => {
+    assert.match(body, /ValidatingAdmissionPolicy 'pullsecret-operator-writes-tests'/, 'denied by the policy, not by RBAC');
+    assert.match(body, message);
+  };
+  const theirs = async (): Promise<V1Secret> => s.core.readNamespacedSecret({ namespace: ns, name: 'theirs' });
+  const copy = (name: string): V1Secret => ({ metadata: { name, labels: { [MANAGED]: 'pullsecret-operator' }, annotations: { [SOURCE]: 'default/all-icr-io' } }, type: 'Opaque', stringData: { k: 'v' } });
+
+  it('denies updating a secret that is not ours', async () => {
+    const body = await deniedWith(core.replaceNamespacedSecret({ namespace: ns, name: 'theirs', body: { ...(await theirs()), stringData: { k: 'stolen' } } }));
+    byPolicy(body, /may update only Secrets that carry the label app\.kubernetes\.io\/managed-by=pullsecret-operator/);
+    assert.equal(Buffer.from((await theirs()).data?.['k'] ?? '', 'base64').toString(), 'v', 'unchanged');
+  });
+
+  it('denies taking a secret over by writing our label onto it', async () => {
+    const cur = await theirs();
+    const body = await deniedWith(core.replaceNamespacedSecret({ namespace: ns, name: 'theirs', body: { ...cur, metadata: { ...cur.metadata, labels: { [MANAGED]: 'pullsecret-operator' } } } }));
+    byPolicy(body, /may update only Secrets that carry the label/);
+  });
+
+  it('denies creating a secret without our label, or without a source annotation', async () => {
+    byPolicy(await deniedWith(core.createNamespacedSecret({ namespace: ns, body: { metadata: { name: 'unlabelled' }, type: 'Opaque' } })), /may create only its own copies/);
+    const noSource = copy('no-source');
+    delete noSource.metadata?.annotations;
+    byPolicy(await deniedWith(core.createNamespacedSecret({ namespace: ns, body: noSource })), /may create only its own copies/);
+    assert.deepEqual((await s.core.listNamespacedSecret({ namespace: ns })).items.map((x) => x.metadata?.name).sort(), ['theirs']);
+  });
+
+  it('denies deleting a secret that is not ours', async () => {
+    byPolicy(await deniedWith(core.deleteNamespacedSecret({ namespace: ns, name: 'theirs' })), /may delete only Secrets that carry the label/);
+    assert.ok(await theirs(), 'still there');
+  });
+
+  it('denies changing a ServiceAccount’s labels, secrets, token automount or other annotations', async () => {
+    const sa = async (): Promise<V1ServiceAccount> => s.core.readNamespacedServiceAccount({ namespace: ns, name: 'app' });
+    const before = await sa();
+    const rv = before.metadata?.resourceVersion;
+    const patches: [string, object][] = [
+      ['labels', { metadata: { resourceVersion: rv, labels: { team: 'b' } } }],
+      ['a new label', { metadata: { resourceVersion: rv, labels: { extra: 'x' } } }],
+      ['secrets', { metadata: { resourceVersion: rv }, secrets: [{ name: 'another-token' }] }],
+      ['automountServiceAccountToken', { metadata: { resourceVersion: rv }, automountServiceAccountToken: false }],
+      ['another annotation', { metadata: { resourceVersion: rv, annotations: { owner: 'someone-else' } } }],
+      ['an annotation removed', { metadata: { resourceVersion: rv, annotations: { owner: null } } }],
+      ['the admin’s opt-out annotation', { metadata: { resourceVersion: rv, annotations: { [OPT_OUT]: 'true' } } }],
+    ];
+    for (const [what, body] of patches) {
+      const answer = await deniedWith(core.patchNamespacedServiceAccount({ namespace: ns, name: 'app', body }, mergePatch));
+      assert.match(answer, /may change only imagePullSecrets and its annotation pullsecret-operator\.io\/added-pull-secrets/, what);
+    }
+    const after = await sa();
+    assert.equal(after.metadata?.resourceVersion, rv, 'nothing was written');
+  });
+
+  it('still lets the same token write what is ours: a copy (create, update, delete), a handed-over secret, imagePullSecrets and our annotation', async () => {
+    const created = await core.createNamespacedSecret({ namespace: ns, body: copy('ours') });
+    const updated = await core.replaceNamespacedSecret({ namespace: ns, name: 'ours', body: { ...created, stringData: { k: 'rotated' } } });
+    assert.notEqual(updated.metadata?.resourceVersion, created.metadata?.resourceVersion);
+    await core.deleteNamespacedSecret({ namespace: ns, name: 'ours' });
+    // An admin hands a secret over by labelling it; from then on the operator may keep it in sync.
+    await s.core.patchNamespacedSecret({ namespace: ns, name: 'theirs', body: { metadata: { labels: { [MANAGED]: 'pullsecret-operator' } } } }, mergePatch);
+    await core.replaceNamespacedSecret({ namespace: ns, name: 'theirs', body: { ...(await theirs()), stringData: { k: 'synced' } } });
+    // ...but not drop the label it was handed over with.
+    const cur = await theirs();
+    byPolicy(await deniedWith(core.replaceNamespacedSecret({ namespace: ns, name: 'theirs', body: { ...cur, metadata: { ...cur.metadata, labels: {} } } })), /must keep it/);
+    const sa = await s.core.readNamespacedServiceAccount({ namespace: ns, name: 'app' });
+    const patched = await core.patchNamespacedServiceAccount(
+      {
+        namespace: ns,
+        name: 'app',
+        body: { metadata: { resourceVersion: sa.metadata?.resourceVersion, annotations: { [ADDED_ENTRIES_ANNOTATION]: 'all-icr-io' } }, imagePullSecrets: [{ name: 'mine' }, { name: 'all-icr-io' }] },
+      },
+      mergePatch,
+    );
+    assert.deepEqual(
+      patched.imagePullSecrets?.map((r) => r.name),
+      ['mine', 'all-icr-io'],
+    );
+    assert.equal(patched.metadata?.labels?.['team'], 'a');
+  });
+
+  it('leaves everyone else alone: an admin may still write what the operator may not', async () => {
+    await s.core.patchNamespacedServiceAccount({ namespace: ns, name: 'app', body: { metadata: { labels: { team: 'b' } } } }, mergePatch);
+    await s.core.createNamespacedSecret({ namespace: ns, body: { metadata: { name: 'admins' }, type: 'Opaque' } });
+    await s.core.deleteNamespacedSecret({ namespace: ns, name: 'admins' });
+  });
+
+  it("shows an admin the denial with the README's command: kubectl --as the operator, server-side dry run", () => {
+    const user = serviceAccountUser(identityNamespace(), 'pullsecret-operator');
+    const r = spawnSync(testKubectl(), ['--kubeconfig', s.kubeconfigPath, 'create', 'secret', 'generic', 'probe', '-n', ns, '--from-literal=k=v', `--as=${user}`, '--dry-run=server'], { encoding: 'utf8' });
+    assert.notEqual(r.status, 0, r.stdout);
+    assert.match(r.stderr, /denied request: pullsecret-operator may create only its own copies/);
+  });
+
+  it('is denied by RBAC, before any policy, what RBAC does not grant (ServiceAccount create and delete)', async () => {
+    const body = await deniedWith(core.createNamespacedServiceAccount({ namespace: ns, body: { metadata: { name: 'new' } } }));
+    assert.match(body, /cannot create resource \\"serviceaccounts\\"|cannot create resource "serviceaccounts"/);
+    await deniedWith(core.deleteNamespacedServiceAccount({ namespace: ns, name: 'app' }));
+  });
+});
