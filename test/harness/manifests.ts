@@ -1,12 +1,13 @@
 /**
  * The deployment manifests of manifests/, read as `kubectl apply -k manifests/` would: the files
- * listed in kustomization.yaml `resources`, with the kustomization's `namespace` and `images`
+ * listed in manifests/base/kustomization.yaml `resources`, with the kustomization's `namespace` and `images`
  * applied. Plus a strict dry-run client and a kubeconfig for a ServiceAccount token.
  *
  * The files are parsed with js-yaml, the parser behind client-node's loadAllYaml, but without
  * loadAllYaml's typed deserialization: that drops every field client-node does not know (a
  * misspelt `readOnlyRootFileSystem` would vanish before the API server could reject it).
  */
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { writeFile } from 'node:fs/promises';
@@ -33,7 +34,12 @@ export function parseAllYaml<T = Obj>(text: string): T[] {
   return jsYaml.loadAll(text).filter((d) => d !== null && d !== undefined) as T[];
 }
 
+/** `kubectl apply -k manifests/`: its kustomization only points at base/. */
 export const MANIFESTS_DIR = join(REPO_ROOT, 'manifests');
+/** The objects, the namespace and the image: the base of manifests/ and of manifests/openshift/. */
+export const BASE_DIR = join(MANIFESTS_DIR, 'base');
+/** The OpenShift overlay: the base without a fixed runAsUser/runAsGroup. */
+export const OPENSHIFT_DIR = join(MANIFESTS_DIR, 'openshift');
 
 export interface ImageOverride {
   name: string;
@@ -58,14 +64,14 @@ export interface Manifest {
 }
 
 export function readKustomization(): Kustomization {
-  return jsYaml.load(readFileSync(join(MANIFESTS_DIR, 'kustomization.yaml'), 'utf8')) as Kustomization;
+  return jsYaml.load(readFileSync(join(BASE_DIR, 'kustomization.yaml'), 'utf8')) as Kustomization;
 }
 
 /** Every object of every file in `resources`, in order, exactly as written. */
 export function loadManifestFiles(k: Kustomization = readKustomization()): Manifest[] {
   const out: Manifest[] = [];
   for (const file of k.resources) {
-    for (const obj of parseAllYaml(readFileSync(join(MANIFESTS_DIR, file), 'utf8'))) out.push({ file, obj });
+    for (const obj of parseAllYaml(readFileSync(join(BASE_DIR, file), 'utf8'))) out.push({ file, obj });
   }
   return out;
 }
@@ -277,4 +283,23 @@ export async function writeTokenKubeconfig(admin: KubeConfig, token: string, pat
   };
   await writeFile(path, JSON.stringify(config, null, 2), { mode: 0o600 });
   return path;
+}
+
+/** The paths of every runAsUser, runAsGroup and fsGroup in `obj`: what OpenShift's restricted-v2 wants left to it. */
+export function fixedIds(obj: unknown, path = ''): string[] {
+  if (Array.isArray(obj)) return obj.flatMap((v, i) => fixedIds(v, `${path}/${i}`));
+  if (obj === null || typeof obj !== 'object') return [];
+  return Object.entries(obj).flatMap(([k, v]) => [...(['runAsUser', 'runAsGroup', 'fsGroup'].includes(k) ? [`${path}/${k}`] : []), ...fixedIds(v, `${path}/${k}`)]);
+}
+
+/** `kubectl kustomize <dir>` with the control plane's kubectl, parsed. */
+export function kustomize(kubectl: string, dir: string): Obj[] {
+  const r = spawnSync(kubectl, ['kustomize', dir], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`kubectl kustomize ${dir}: ${r.stderr}`);
+  return parseAllYaml(r.stdout);
+}
+
+/** `kind/namespace/name`, the identity of an object in a rendering. */
+export function objectKey(o: Obj): string {
+  return `${o.kind}/${o.metadata.namespace ?? ''}/${o.metadata.name}`;
 }

@@ -1,6 +1,6 @@
 /**
  * Measures the operator's memory (RSS) and CPU on the test control plane, to size the
- * Deployment's resources (manifests/deployment.yaml).
+ * Deployment's resources (manifests/base/deployment.yaml).
  *
  * Usage (after `npm run build`, so that the compiled operator runs as in the image):
  *   npx tsx test/harness/with-cluster.ts npx tsx test/harness/measure.ts [--namespaces 50] [--idle 30]

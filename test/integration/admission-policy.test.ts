@@ -14,7 +14,7 @@ import { after, before, describe, it } from 'node:test';
 import { ApiException, CoreV1Api, KubeConfig, type V1Secret, type V1ServiceAccount } from '@kubernetes/client-node';
 import { ADDED_ENTRIES_ANNOTATION } from '../../src/domain/naming.js';
 import { testKubectl, uniqueName } from '../harness/kube.js';
-import { MANIFESTS_DIR, type Obj, parseAllYaml, readKustomization, render, serviceAccountUser } from '../harness/manifests.js';
+import { BASE_DIR, type Obj, parseAllYaml, readKustomization, render, serviceAccountUser } from '../harness/manifests.js';
 import { MANAGED, OPT_OUT, SOURCE, Scenario, mergePatch } from '../harness/scenario.js';
 
 const rendered = render().map((m) => m.obj);
@@ -48,7 +48,7 @@ describe('the admission policy in the manifests', () => {
     const k = readKustomization();
     for (const f of ['validatingadmissionpolicy.yaml', 'validatingadmissionpolicybinding.yaml']) {
       assert.ok(k.resources.includes(f), f);
-      assert.equal(parseAllYaml(readFileSync(join(MANIFESTS_DIR, f), 'utf8')).length, 1, f);
+      assert.equal(parseAllYaml(readFileSync(join(BASE_DIR, f), 'utf8')).length, 1, f);
     }
   });
 

@@ -13,7 +13,7 @@ import { Registry } from 'prom-client';
 import { FLAGS, loadConfig } from '../../src/config.js';
 import { startHttpServer } from '../../src/http/server.js';
 import { testKubeConfig, testKubectl, waitFor } from '../harness/kube.js';
-import { CLUSTER_SCOPED_KINDS, KUSTOMIZE_CLUSTER_SCOPED_KINDS, MANIFESTS_DIR, type Obj, StrictObjectApi, containersOf, loadManifestFiles, parseAllYaml, parseImage, readKustomization, render } from '../harness/manifests.js';
+import { BASE_DIR, CLUSTER_SCOPED_KINDS, KUSTOMIZE_CLUSTER_SCOPED_KINDS, MANIFESTS_DIR, OPENSHIFT_DIR, fixedIds, kustomize, objectKey, type Obj, StrictObjectApi, containersOf, loadManifestFiles, parseAllYaml, parseImage, readKustomization, render } from '../harness/manifests.js';
 import { REPO_ROOT } from '../harness/operator.js';
 
 const kustomization = readKustomization();
@@ -37,8 +37,8 @@ function errorBody(err: unknown): string {
 }
 
 describe('manifests/ kustomization', () => {
-  it('lists every manifest file of manifests/ in resources, and only existing ones', () => {
-    const files = readdirSync(MANIFESTS_DIR).filter((f) => /\.ya?ml$/.test(f) && f !== 'kustomization.yaml').sort();
+  it('lists every manifest file of manifests/base/ in resources, and only existing ones', () => {
+    const files = readdirSync(BASE_DIR).filter((f) => /\.ya?ml$/.test(f) && f !== 'kustomization.yaml').sort();
     assert.deepEqual([...kustomization.resources].sort(), files);
   });
 
@@ -121,7 +121,7 @@ describe('manifests/ on the API server', () => {
   });
 
   it('rejects a misspelt field in a manifest (so the check above is strict)', async () => {
-    const text = readFileSync(join(MANIFESTS_DIR, 'deployment.yaml'), 'utf8').replace('readOnlyRootFilesystem:', 'readOnlyRootFileSystem:');
+    const text = readFileSync(join(BASE_DIR, 'deployment.yaml'), 'utf8').replace('readOnlyRootFilesystem:', 'readOnlyRootFileSystem:');
     // client-node's loadAllYaml would have dropped the unknown field before the server saw it.
     assert.doesNotMatch(JSON.stringify(loadAllYaml(text)), /readOnlyRootFileSystem/);
     const [deploy] = render(kustomization, parseAllYaml(text).map((obj) => ({ file: 'deployment.yaml', obj })));
@@ -153,6 +153,21 @@ describe('manifests/ on the API server', () => {
     await assert.rejects(api.createStrict(bad, 'All'), (e: unknown) => e instanceof ApiException && e.code === 403 && /allowPrivilegeEscalation/.test(errorBody(e)));
   });
 
+  it("passes `kubectl apply -k manifests/openshift/ --dry-run=server`, its pod admitted under Pod Security 'restricted'", async () => {
+    const kubeconfig = process.env.PSO_TEST_KUBECONFIG ?? '';
+    const r = spawnSync(testKubectl(), ['--kubeconfig', kubeconfig, 'apply', '-k', OPENSHIFT_DIR, '--dry-run=server'], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /^deployment\.apps\/pullsecret-operator (created|configured|unchanged) \(server dry run\)$/m, r.stdout);
+    const deploy = kustomize(testKubectl(), OPENSHIFT_DIR).find((o) => o.kind === 'Deployment') as Obj;
+    const template = (deploy['spec'] as { template: { metadata: { labels: Record<string, string> } } }).template;
+    const pod: V1Pod = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'pso-openshift-probe', namespace: NS, labels: template.metadata.labels }, spec: podSpec(deploy) };
+    try {
+      await api.createStrict(pod, 'All');
+    } catch (err) {
+      assert.fail(`pod rejected: ${errorBody(err)}`);
+    }
+  });
+
   it('passes `kubectl apply -k manifests/ --dry-run=server` against the real API server', () => {
     // Server-side dry run of the admin's own command: every object is validated and admitted, nothing is
     // stored. (The Namespace exists already, from before(): a dry run cannot create it for the others.)
@@ -165,7 +180,30 @@ describe('manifests/ on the API server', () => {
   });
 });
 
-describe('manifests/deployment.yaml against the code', () => {
+describe('manifests/openshift/ (OpenShift restricted-v2: UID and GID left to OpenShift)', () => {
+  it('renders the base without any fixed runAsUser, runAsGroup or fsGroup, and with nothing else changed', () => {
+    const base = kustomize(testKubectl(), MANIFESTS_DIR);
+    const openshift = kustomize(testKubectl(), OPENSHIFT_DIR);
+    assert.deepEqual(openshift.flatMap((o) => fixedIds(o).map((p) => `${objectKey(o)}${p}`)), []);
+    const deploy = base.find((o) => o.kind === 'Deployment') as Obj;
+    assert.deepEqual(fixedIds(deploy).sort(), ['/spec/template/spec/containers/0/securityContext/runAsGroup', '/spec/template/spec/containers/0/securityContext/runAsUser', '/spec/template/spec/securityContext/runAsGroup', '/spec/template/spec/securityContext/runAsUser'], 'the base fixes the ids in these places only');
+    // The base minus those four fields is the overlay, object for object: the rest stays restricted.
+    const spec = (deploy['spec'] as { template: { spec: V1PodSpec } }).template.spec;
+    delete spec.securityContext?.runAsUser;
+    delete spec.securityContext?.runAsGroup;
+    delete spec.containers[0]?.securityContext?.runAsUser;
+    delete spec.containers[0]?.securityContext?.runAsGroup;
+    assert.deepEqual(new Map(openshift.map((o) => [objectKey(o), o])), new Map(base.map((o) => [objectKey(o), o])));
+    assert.equal(spec.securityContext?.runAsNonRoot, true);
+    assert.equal(spec.containers[0]?.securityContext?.readOnlyRootFilesystem, true);
+  });
+
+  it('keeps its patches inline: the only file of manifests/openshift/ is its kustomization.yaml', () => {
+    assert.deepEqual(readdirSync(OPENSHIFT_DIR), ['kustomization.yaml']);
+  });
+});
+
+describe('manifests/base/deployment.yaml against the code', () => {
   const deploy = only('Deployment');
   const spec = podSpec(deploy);
   const container = spec.containers[0];
