@@ -1,0 +1,67 @@
+/**
+ * helm for the chart tests: built from Go modules by test/helm/build.sh (cached like the control
+ * plane's binaries), run with its config, cache and data in a folder of the test's own so that
+ * nothing of the user's helm setup is read or written.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { REPO_ROOT } from './operator.js';
+
+export const CHART_DIR = join(REPO_ROOT, 'charts', 'pullsecret-operator');
+
+/** Runs test/helm/build.sh (a cold build takes minutes; progress on our stderr) and returns the helm binary. */
+export async function buildHelm(): Promise<string> {
+  const script = join(REPO_ROOT, 'test', 'helm', 'build.sh');
+  const child = spawn('bash', [script], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout.setEncoding('utf8');
+  child.stdout.on('data', (d: string) => (out += d));
+  const code = await new Promise<number | null>((res, rej) => {
+    child.on('error', rej);
+    child.on('close', res);
+  });
+  if (code !== 0) throw new Error(`${script} failed with exit code ${String(code)}`);
+  const dir = out.trim().split('\n').pop()?.trim() ?? '';
+  if (!dir) throw new Error(`${script} printed no folder`);
+  return join(dir, 'helm');
+}
+
+export interface HelmResult {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** A helm bound to one kubeconfig and a private home. */
+export class Helm {
+  readonly #env: NodeJS.ProcessEnv;
+
+  constructor(
+    readonly bin: string,
+    kubeconfig: string,
+  ) {
+    const home = mkdtempSync(join(tmpdir(), 'pso-helm-'));
+    this.#env = {
+      PATH: process.env.PATH ?? '',
+      HOME: home,
+      KUBECONFIG: kubeconfig,
+      HELM_CONFIG_HOME: join(home, 'config'),
+      HELM_CACHE_HOME: join(home, 'cache'),
+      HELM_DATA_HOME: join(home, 'data'),
+    };
+  }
+
+  run(args: string[]): HelmResult {
+    const r = spawnSync(this.bin, args, { env: this.#env, encoding: 'utf8', timeout: 120_000, maxBuffer: 16 << 20 });
+    return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+  }
+
+  /** Runs and fails with helm's stderr unless it exits 0; returns stdout. */
+  ok(args: string[]): string {
+    const r = this.run(args);
+    if (r.status !== 0) throw new Error(`helm ${args.join(' ')} exited ${String(r.status)}:\n${r.stderr}\n${r.stdout}`);
+    return r.stdout;
+  }
+}
