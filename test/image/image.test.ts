@@ -6,7 +6,7 @@
  *   the Dockerfile targets;
  * - the Dockerfile, unchanged, built with podman on that base (`--build-arg NODE_IMAGE=...`);
  * - the image run against the local control plane as the Deployment runs it: in-cluster config
- *   from the token of the manifests' ServiceAccount, uid 65532, read-only root filesystem, no
+ *   from a token of the manifests' ServiceAccount (their RBAC and admission policy in force), uid 65532, read-only root filesystem, no
  *   capabilities, no privilege escalation, the Deployment's args and environment; and once more
  *   under an arbitrary uid in group 0, as OpenShift runs it.
  *
@@ -22,7 +22,7 @@ import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { KubeConfig } from '@kubernetes/client-node';
 import { REPO_ROOT } from '../harness/operator.js';
-import { Scenario, fixtureCopies } from '../harness/scenario.js';
+import { Scenario, assertNoDenial, fixtureCopies } from '../harness/scenario.js';
 import { Podman, writeContainersConf } from './podman.js';
 import { ImageRunner } from './runner.js';
 
@@ -146,6 +146,7 @@ for (const base of BASES) {
         assert.equal(exit.code, 0, c.stderr().slice(-2000));
         assert.ok(exit.ms < 10_000, `exited in ${exit.ms} ms`);
         assert.ok(c.logs.some((l) => l.line.message === 'stopped'), 'a graceful stop');
+        assertNoDenial(c.stderr());
       } finally {
         if (c.child.exitCode === null) c.child.kill('SIGKILL');
       }
@@ -156,6 +157,7 @@ for (const base of BASES) {
       assert.equal(r.code, 0, r.stderr.slice(-2000));
       assert.match(r.stdout, /NAMESPACE\s+STATE\s+COPIES/);
       assert.match(r.stdout, /\b\d+ namespaces, 0 writes, 0 with problems/);
+      assertNoDenial(r.stderr);
     });
 
     if (major === targetMajor) {

@@ -1,18 +1,16 @@
 /**
  * Running the operator's image as the Deployment runs it, against the local control plane: the
- * manifests' RBAC installed in a namespace of its own, a token of their ServiceAccount mounted
- * where the kubelet mounts it (in-cluster configuration), the pod's securityContext as podman
+ * manifests' identity (ServiceAccount, RBAC, admission policy) installed in a namespace of its own,
+ * a token of that ServiceAccount mounted where the kubelet mounts it (in-cluster configuration), the pod's securityContext as podman
  * flags, the Deployment's args and environment. Used by image.test.ts and startup.ts.
  */
 import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { KubeConfig } from '@kubernetes/client-node';
-import { type Obj, StrictObjectApi, containersOf, readKustomization, render, retarget } from '../harness/manifests.js';
+import { CLUSTER_SCOPED_KINDS, type Obj, type OperatorIdentity, StrictObjectApi, containersOf, installOperatorIdentity, render } from '../harness/manifests.js';
 import type { Scenario } from '../harness/scenario.js';
 import { Container, type Podman } from './podman.js';
-
-const RBAC_KINDS = ['Namespace', 'ServiceAccount', 'ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding'];
 
 export interface StartUp {
   /** From `podman run` to the operator's first log line (Node up, the bundle loaded). */
@@ -25,9 +23,10 @@ export interface StartUp {
 
 export class ImageRunner {
   readonly namespace: string;
-  readonly #rendered = render(readKustomization());
-  readonly #install: Obj[];
+  readonly #rendered = render();
+  readonly #tmp: string;
   readonly #saDir: string;
+  #identity: OperatorIdentity | undefined;
   #apiPort = '';
 
   constructor(
@@ -37,11 +36,7 @@ export class ImageRunner {
     tmp: string,
   ) {
     this.namespace = scenario.id;
-    this.#install = retarget(
-      this.#rendered.filter((m) => RBAC_KINDS.includes(m.obj.kind)),
-      this.namespace,
-      scenario.id.slice(-8),
-    );
+    this.#tmp = tmp;
     this.#saDir = join(tmp, 'serviceaccount');
   }
 
@@ -50,12 +45,10 @@ export class ImageRunner {
     return containersOf(deploy)[0] ?? { name: '', image: '' };
   }
 
-  /** Installs the RBAC objects and writes the ServiceAccount folder (token, ca.crt, namespace). */
+  /** Installs the identity and writes the ServiceAccount folder (token, ca.crt, namespace). */
   async setUp(): Promise<void> {
-    const api = StrictObjectApi.make(this.admin);
-    for (const kind of RBAC_KINDS) for (const o of this.#install.filter((x) => x.kind === kind)) await api.createStrict(o);
-    const sa = (this.#install.find((o) => o.kind === 'ServiceAccount') as Obj).metadata.name;
-    const tr = await this.scenario.core.createNamespacedServiceAccountToken({ namespace: this.namespace, name: sa, body: { spec: { audiences: [], expirationSeconds: 3600 } } });
+    this.#identity = await installOperatorIdentity(this.admin, this.namespace, this.scenario.id.slice(-8), join(this.#tmp, 'kubeconfig'));
+    const token = (JSON.parse(readFileSync(this.#identity.kubeconfigPath, 'utf8')) as { users: { user: { token: string } }[] }).users[0]?.user.token ?? '';
     const cluster = this.admin.getCurrentCluster();
     assert.ok(cluster);
     const url = new URL(cluster.server);
@@ -64,14 +57,14 @@ export class ImageRunner {
     const ca = cluster.caData ? Buffer.from(cluster.caData, 'base64') : readFileSync(cluster.caFile ?? '');
     mkdirSync(this.#saDir, { mode: 0o755 });
     // Readable by the container's user (65532, or an arbitrary OpenShift uid), as a kubelet mount is.
-    writeFileSync(join(this.#saDir, 'token'), tr.status?.token ?? '', { mode: 0o644 });
+    writeFileSync(join(this.#saDir, 'token'), token, { mode: 0o644 });
     writeFileSync(join(this.#saDir, 'ca.crt'), ca, { mode: 0o644 });
     writeFileSync(join(this.#saDir, 'namespace'), this.namespace, { mode: 0o644 });
   }
 
   async tearDown(): Promise<void> {
     const api = StrictObjectApi.make(this.admin);
-    for (const o of [...this.#install].reverse()) if (['Namespace', 'ClusterRole', 'ClusterRoleBinding'].includes(o.kind)) await api.delete(o).catch(() => undefined);
+    for (const o of [...(this.#identity?.objects ?? [])].reverse()) if (o.kind === 'Namespace' || CLUSTER_SCOPED_KINDS.has(o.kind)) await api.delete(o).catch(() => undefined);
   }
 
   /** `podman run` flags: the Deployment's securityContext, in-cluster configuration, host network. */
