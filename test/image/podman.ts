@@ -1,8 +1,8 @@
 /**
- * podman as these machines need it (see ../shared/IMAGE-FACTS.md of the project's notes, and the
- * README's "The container image"): the runc runtime with ulimits below the host's hard limits
- * (crun cannot set them here), host networking for builds and runs, so a container reaches the
- * local control plane on 127.0.0.1.
+ * podman as these machines need it (README, "The image test"): the runc runtime with ulimits below
+ * the host's hard limits (crun fails here with `setrlimit RLIMIT_NOFILE: Operation not permitted`),
+ * and host networking for builds and runs, so a container reaches the local control plane on
+ * 127.0.0.1.
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
