@@ -4,7 +4,7 @@
  * nothing of the user's helm setup is read or written.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { REPO_ROOT } from './operator.js';
@@ -37,12 +37,14 @@ export interface HelmResult {
 /** A helm bound to one kubeconfig and a private home. */
 export class Helm {
   readonly #env: NodeJS.ProcessEnv;
+  readonly #home: string;
 
   constructor(
     readonly bin: string,
     kubeconfig: string,
   ) {
     const home = mkdtempSync(join(tmpdir(), 'pso-helm-'));
+    this.#home = home;
     this.#env = {
       PATH: process.env.PATH ?? '',
       HOME: home,
@@ -51,6 +53,11 @@ export class Helm {
       HELM_CACHE_HOME: join(home, 'cache'),
       HELM_DATA_HOME: join(home, 'data'),
     };
+  }
+
+  /** Removes helm's private home. */
+  dispose(): void {
+    rmSync(this.#home, { recursive: true, force: true });
   }
 
   run(args: string[]): HelmResult {

@@ -25,6 +25,8 @@ before(async () => {
   helm = new Helm(await buildHelm(), kubeconfig());
 });
 
+after(() => helm.dispose());
+
 /** `helm template` of the chart, parsed. */
 function template(namespace: string, ...set: string[]): Obj[] {
   return parseAllYaml(helm.ok(['template', 'pullsecret-operator', CHART_DIR, '--namespace', namespace, ...set.flatMap((s) => ['--set', s])]));
