@@ -2,6 +2,8 @@
 # Builds etcd, kube-apiserver, kube-controller-manager and kubectl from Go modules into a cache
 # folder keyed by the inputs (go.mod, go.sum, the mains, this script), and prints that
 # folder. A second run with the same inputs rebuilds nothing.
+#   build.sh        the control plane: etcd kube-apiserver kube-controller-manager kubectl
+#   build.sh node   the node of `cluster start --node`: kubelet kube-scheduler (same modules)
 #
 # Cache: $PSO_CACHE_DIR, else ${XDG_CACHE_HOME:-$HOME/.cache}/pullsecret-operator.
 set -euo pipefail
@@ -11,10 +13,14 @@ if ! grep -q "k8s.io/kubernetes ${k8s}\$" go.mod; then
   echo "control-plane: go.mod is not for ${k8s}; run test/control-plane/gen-go-mod.sh and commit go.mod/go.sum" >&2
   exit 1
 fi
-key=$( { echo "$k8s"; go env GOVERSION; cat go.mod go.sum build.sh cmd/*/main.go; } | sha256sum | cut -c1-16)
+case "${1:-plane}" in
+  plane) set_name=control-plane; bins=(etcd kube-apiserver kube-controller-manager kubectl) ;;
+  node) set_name=node; bins=(kubelet kube-scheduler) ;;
+  *) echo "usage: build.sh [plane|node]" >&2; exit 2 ;;
+esac
+key=$( { echo "$k8s"; go env GOVERSION; cat go.mod go.sum build.sh; for b in "${bins[@]}"; do cat "cmd/$b/main.go"; done; } | sha256sum | cut -c1-16)
 root=${PSO_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/pullsecret-operator}
-out="$root/control-plane/${k8s}-${key}"
-bins=(etcd kube-apiserver kube-controller-manager kubectl)
+out="$root/${set_name}/${k8s}-${key}"
 have=1; for b in "${bins[@]}"; do [ -x "$out/$b" ] || have=0; done
 if [ "$have" = 1 ]; then echo "$out"; exit 0; fi
 

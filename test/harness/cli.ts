@@ -1,20 +1,24 @@
 /**
- * npm run cluster -- start|stop|status
+ * npm run cluster -- start [--node]|stop|status
  *
  * start:  starts a detached control plane in <repo>/.cluster, prints the kubeconfig path
  *         (the only stdout line). Prints the same path if one is already running.
- * stop:   stops the processes recorded in .cluster/state.json and removes .cluster/.
+ *         --node also starts a real node (test/harness/node.ts) and writes .cluster/node.json.
+ * stop:   stops the processes recorded in .cluster/state.json, then removes what a node leaves
+ *         (container shims, mounts, cgroups) and .cluster/.
  * status: prints "running <kubeconfig>" (exit 0) or "stopped" (exit 1).
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { COMPONENTS, isReady, isRunning, repoRoot, startControlPlane, stopProcesses } from './control-plane.js';
-import type { ComponentName, ControlPlane, ProcessRef } from './control-plane.js';
+import type { ControlPlane, ProcessRef } from './control-plane.js';
+import { cleanUpNode, readNodeInfo } from './node.js';
 
 type State = Omit<ControlPlane, 'stop'> & { startedAt: string };
 
-const clusterDir = join(repoRoot(), '.cluster');
+/** <repo>/.cluster, or PSO_CLUSTER_DIR (the tests of this CLI use a folder of their own). */
+const clusterDir = process.env.PSO_CLUSTER_DIR ?? join(repoRoot(), '.cluster');
 const statePath = join(clusterDir, 'state.json');
 const log = (msg: string): void => console.error(msg);
 
@@ -32,8 +36,7 @@ function isProcessRef(v: unknown): v is ProcessRef {
   return (
     typeof r.pid === 'number' &&
     typeof r.bin === 'string' &&
-    typeof r.name === 'string' &&
-    (COMPONENTS as readonly string[]).includes(r.name)
+    typeof r.name === 'string'
   );
 }
 
@@ -51,13 +54,16 @@ function recordedProcesses(): ProcessRef[] {
   const all: unknown[] = [...(readState()?.processes ?? []), ...(Array.isArray(during) ? (during as unknown[]) : [])];
   const byPid = new Map<number, ProcessRef>();
   for (const p of all) if (isProcessRef(p)) byPid.set(p.pid, p);
-  const order = (n: ComponentName): number => COMPONENTS.indexOf(n);
+  // Start order: the plane's components first, then the node's, as they were recorded.
+  const order = (n: string): number => ((COMPONENTS as readonly string[]).includes(n) ? (COMPONENTS as readonly string[]).indexOf(n) : COMPONENTS.length);
   return [...byPid.values()].sort((a, b) => order(a.name) - order(b.name));
 }
 
 async function stop(): Promise<void> {
   const procs = recordedProcesses().filter((p) => isRunning(p));
   await stopProcesses(procs, log);
+  const node = readNodeInfo(clusterDir);
+  if (node) await cleanUpNode(join(clusterDir, 'node'), node.containerdSocket);
   await rm(clusterDir, { recursive: true, force: true });
   log(`cluster: stopped ${procs.length} running process(es), removed ${clusterDir}`);
 }
@@ -65,18 +71,18 @@ async function stop(): Promise<void> {
 async function running(): Promise<State | undefined> {
   const st = readState();
   if (!st || !existsSync(st.kubeconfigPath)) return undefined;
-  if (st.processes.length !== COMPONENTS.length || !st.processes.every((p) => isRunning(p))) return undefined;
+  if (st.processes.length < COMPONENTS.length || !st.processes.every((p) => isRunning(p))) return undefined;
   return (await isReady(st)) ? st : undefined;
 }
 
-async function start(): Promise<number> {
+async function start(withNode: boolean): Promise<number> {
   const current = await running();
-  if (current) {
+  if (current && (!withNode || current.node)) {
     console.log(current.kubeconfigPath);
     return 0;
   }
-  // Leftovers of a dead or half-started plane.
-  await stopProcesses(recordedProcesses(), log);
+  // Leftovers of a dead or half-started plane (or a plane without the node that is asked for).
+  await stop();
 
   const abort = new AbortController();
   const onSignal = (sig: NodeJS.Signals): void => abort.abort(new Error(`interrupted by ${sig}`));
@@ -88,6 +94,7 @@ async function start(): Promise<number> {
       detached: true,
       log,
       signal: abort.signal,
+      node: withNode,
     });
     const state: State = { ...plane, startedAt: new Date().toISOString() };
     await writeFile(statePath, `${JSON.stringify(state, null, 2)}\n`);
@@ -106,7 +113,7 @@ async function start(): Promise<number> {
 async function main(cmd: string | undefined): Promise<number> {
   switch (cmd) {
     case 'start':
-      return start();
+      return start(process.argv.slice(3).includes('--node'));
     case 'stop':
       await stop();
       return 0;
@@ -116,7 +123,7 @@ async function main(cmd: string | undefined): Promise<number> {
       return st ? 0 : 1;
     }
     default:
-      console.error('usage: npm run cluster -- start|stop|status');
+      console.error('usage: npm run cluster -- start [--node]|stop|status');
       return 2;
   }
 }

@@ -16,17 +16,22 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 
+import { type NodeInfo, type RunningNode, startNode } from './node.js';
+
 const execFileAsync = promisify(execFile);
 
 export const COMPONENTS = ['etcd', 'kube-apiserver', 'kube-controller-manager'] as const;
 export type ComponentName = (typeof COMPONENTS)[number];
 
-/** A started process, enough to find and stop it again from another process. */
+/** A started process, enough to find, stop and start it again from another process. */
 export interface ProcessRef {
-  name: ComponentName;
+  /** A plane component, or a node one (containerd, registry, kubelet, kube-scheduler). */
+  name: string;
   pid: number;
   /** Absolute path of the binary; used to check a pid still belongs to us before signalling it. */
   bin: string;
+  /** Its command line, so that it can be started again as it was. */
+  args: string[];
   logPath: string;
 }
 
@@ -39,9 +44,16 @@ export interface ControlPlane {
   caCertPath: string;
   adminCertPath: string;
   adminKeyPath: string;
+  /** The API server's serving certificate (SANs 127.0.0.1 and localhost), signed by the CA. */
+  serverCertPath: string;
+  serverKeyPath: string;
   pids: Record<ComponentName, number>;
-  /** In start order (etcd, kube-apiserver, kube-controller-manager). */
+  /** In start order (etcd, kube-apiserver, kube-controller-manager, then the node's). */
   processes: readonly ProcessRef[];
+  /** With `node: true`: what tests need to know of the node (also in <dir>/node.json). */
+  node?: NodeInfo;
+  /** With `node: true`: the API server's audit log (JSON lines; writes to secrets and serviceaccounts). */
+  auditLogPath?: string;
   /** SIGTERM all (reverse order), SIGKILL after a grace period, wait for exit. Idempotent. */
   stop(): Promise<void>;
 }
@@ -54,16 +66,21 @@ export interface StartOptions {
   detached?: boolean;
   /** Aborting stops whatever was started and rejects. */
   signal?: AbortSignal;
+  /**
+   * Also start a real node (test/harness/node.ts): containerd, a kubelet, a kube-scheduler, a
+   * password-protected registry with a private test image; and the controllers that run
+   * Deployments on it.
+   */
+  node?: boolean;
 }
 
 export function repoRoot(): string {
   return fileURLToPath(new URL('../../', import.meta.url)).replace(/\/$/, '');
 }
 
-/** Runs build.sh (progress on our stderr) and returns the folder holding the binaries. */
-export async function buildBinaries(signal?: AbortSignal): Promise<string> {
-  const script = join(repoRoot(), 'test', 'control-plane', 'build.sh');
-  const child = spawn('bash', [script], { stdio: ['ignore', 'pipe', 'inherit'], signal });
+/** Runs a build script (progress on our stderr) and returns the folder it prints last. */
+export async function runBuildScript(script: string, args: string[] = [], signal?: AbortSignal): Promise<string> {
+  const child = spawn('bash', [script, ...args], { stdio: ['ignore', 'pipe', 'inherit'], signal });
   let out = '';
   child.stdout.setEncoding('utf8');
   child.stdout.on('data', (chunk: string) => {
@@ -74,13 +91,19 @@ export async function buildBinaries(signal?: AbortSignal): Promise<string> {
     child.on('close', (c) => res(c));
   });
   if (code !== 0) throw new Error(`${script} failed with exit code ${String(code)}`);
-  const binDir = out.trim().split('\n').pop()?.trim() ?? '';
-  if (!binDir) throw new Error(`${script} printed no folder`);
+  const dir = out.trim().split('\n').pop()?.trim() ?? '';
+  if (!dir) throw new Error(`${script} printed no folder`);
+  return dir;
+}
+
+/** Runs build.sh and returns the folder holding the plane's binaries. */
+export async function buildBinaries(signal?: AbortSignal): Promise<string> {
+  const binDir = await runBuildScript(join(repoRoot(), 'test', 'control-plane', 'build.sh'), [], signal);
   for (const b of COMPONENTS) await access(join(binDir, b));
   return binDir;
 }
 
-async function freePorts(n: number): Promise<number[]> {
+export async function freePorts(n: number): Promise<number[]> {
   const servers = await Promise.all(
     Array.from(
       { length: n },
@@ -116,6 +139,19 @@ basicConstraints = critical,CA:FALSE
 keyUsage = critical,digitalSignature,keyEncipherment
 extendedKeyUsage = clientAuth
 authorityKeyIdentifier = keyid
+`;
+
+/** Metadata of every write to secrets and serviceaccounts; nothing else. */
+const AUDIT_POLICY = `apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: [RequestReceived]
+rules:
+  - level: Metadata
+    verbs: [create, update, patch, delete, deletecollection]
+    resources:
+      - group: ""
+        resources: [secrets, serviceaccounts]
+  - level: None
 `;
 
 interface Pki {
@@ -371,10 +407,14 @@ export async function startControlPlane(opts: StartOptions = {}): Promise<Contro
     child.on('error', () => {});
     child.once('exit', (code, sig) => exited.set(pid, `${name} exited (code ${String(code)}, signal ${String(sig)})`));
     if (opts.detached === true) child.unref();
-    processes.push({ name, pid, bin, logPath });
-    // Written after every spawn so a crash of the caller still leaves the pids on disk.
+    await record({ name, pid, bin, args, logPath });
+  };
+  // Written after every spawn so a crash of the caller still leaves the pids on disk.
+  const record = async (ref: ProcessRef): Promise<void> => {
+    processes.push(ref);
     await writeFile(join(dir, 'processes.json'), JSON.stringify(processes, null, 2));
   };
+  let node: RunningNode | undefined;
 
   const waitUntil = async (what: string, check: () => Promise<boolean>, timeoutMs: number): Promise<void> => {
     const deadline = Date.now() + timeoutMs;
@@ -398,6 +438,7 @@ export async function startControlPlane(opts: StartOptions = {}): Promise<Contro
   const stop = (): Promise<void> => {
     stopped ??= (async () => {
       const t = Date.now();
+      if (node) await node.stop();
       await stopProcesses(processes, log);
       log(`control-plane: stopped in ${((Date.now() - t) / 1000).toFixed(1)}s`);
     })();
@@ -421,7 +462,13 @@ export async function startControlPlane(opts: StartOptions = {}): Promise<Contro
     await waitUntil('etcd /health', () => httpGetOk(`${etcdClient}/health`), 20_000);
     log(`control-plane: etcd ready at +${((Date.now() - tBuilt) / 1000).toFixed(1)}s`);
 
+    // With a node: an audit log of every write to secrets and serviceaccounts, so that tests can
+    // tell from the API server's own record who wrote what, and when (user, pod, timestamps).
+    const auditLogPath = join(dir, 'audit.log');
+    const auditPolicy = join(dir, 'audit-policy.yaml');
+    if (opts.node === true) await writeFile(auditPolicy, AUDIT_POLICY);
     await launch('kube-apiserver', [
+      ...(opts.node === true ? ['--audit-log-path', auditLogPath, '--audit-policy-file', auditPolicy, '--audit-log-maxsize', '0'] : []),
       '--etcd-servers', etcdClient,
       '--bind-address', '127.0.0.1',
       '--advertise-address', '127.0.0.1',
@@ -451,7 +498,11 @@ export async function startControlPlane(opts: StartOptions = {}): Promise<Contro
       '--secure-port', '0',
       '--leader-elect=false',
       '--controllers',
-      'namespace,serviceaccount,serviceaccount-token,garbagecollector,clusterrole-aggregation,root-ca-cert-publisher',
+      [
+        'namespace,serviceaccount,serviceaccount-token,garbagecollector,clusterrole-aggregation,root-ca-cert-publisher',
+        // What runs Deployments on a node and notices a node's state.
+        ...(opts.node === true ? ['deployment,replicaset,nodelifecycle,podgc'] : []),
+      ].join(','),
       '--root-ca-file', pki.caCert,
       '--service-account-private-key-file', pki.saKey,
       '--use-service-account-credentials=false',
@@ -465,6 +516,12 @@ export async function startControlPlane(opts: StartOptions = {}): Promise<Contro
       `control-plane: ready at ${server} in ${((Date.now() - tBuilt) / 1000).toFixed(1)}s after build ` +
         `(${elapsed()} total); kubeconfig ${kubeconfigPath}`,
     );
+    if (opts.node === true) {
+      node = await startNode(
+        { dir, kubeconfigPath, binDir, caCertPath: pki.caCert, serverCertPath: pki.serverCert, serverKeyPath: pki.serverKey },
+        { log, detached: opts.detached, signal, onProcess: (ref) => record(ref) },
+      );
+    }
   } catch (err) {
     await stop().catch(() => {});
     throw err;
@@ -479,6 +536,9 @@ export async function startControlPlane(opts: StartOptions = {}): Promise<Contro
     caCertPath: pki.caCert,
     adminCertPath: pki.adminCert,
     adminKeyPath: pki.adminKey,
+    serverCertPath: pki.serverCert,
+    serverKeyPath: pki.serverKey,
+    ...(node ? { node: node.info, auditLogPath: join(dir, 'audit.log') } : {}),
     pids: { etcd: pid('etcd'), 'kube-apiserver': pid('kube-apiserver'), 'kube-controller-manager': pid('kube-controller-manager') },
     processes,
     stop,

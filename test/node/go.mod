@@ -1,0 +1,3 @@
+module pullsecret-operator/test/node
+
+go 1.26
