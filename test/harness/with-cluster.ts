@@ -1,8 +1,5 @@
 /**
- * Usage: tsx test/harness/with-cluster.ts [--node] <command...>
- *
- * --node also starts a real node (test/harness/node.ts) and points PSO_TEST_NODE_JSON at its
- * node.json, and PSO_TEST_AUDIT_LOG at the API server's audit log of writes.
+ * Usage: tsx test/harness/with-cluster.ts <command...>
  *
  * Starts one control plane in a temp dir, runs the command with KUBECONFIG and
  * PSO_TEST_KUBECONFIG pointing at it (and PSO_TEST_BIN_DIR at its binaries, kubectl included), stops the plane and exits with the command's code.
@@ -29,9 +26,7 @@ async function main(): Promise<number> {
     if (quiet.buffer) quiet.buffer.push(msg);
     else console.error(`[with-cluster] ${msg}`);
   };
-  const argv = process.argv.slice(2);
-  const withNode = argv[0] === '--node';
-  const [cmd, ...args] = withNode ? argv.slice(1) : argv;
+  const [cmd, ...args] = process.argv.slice(2);
   if (cmd === undefined) {
     console.error('usage: tsx test/harness/with-cluster.ts <command> [args...]');
     return 2;
@@ -67,21 +62,14 @@ async function main(): Promise<number> {
   const dir = await mkdtemp(join(tmpdir(), 'pso-cluster-'));
   let code: number;
   try {
-    plane = await startControlPlane({ dir, log, signal: abort.signal, node: withNode });
+    plane = await startControlPlane({ dir, log, signal: abort.signal });
     const kubeconfig = plane.kubeconfigPath;
     const admin = new KubeConfig();
     admin.loadFromFile(kubeconfig);
     const identity = await installOperatorIdentity(admin, 'pso-operator-identity', 'tests', join(dir, 'operator-kubeconfig'));
     child = spawn(cmd, args, {
       stdio: 'inherit',
-      env: {
-        ...process.env,
-        KUBECONFIG: kubeconfig,
-        PSO_TEST_KUBECONFIG: kubeconfig,
-        PSO_TEST_OPERATOR_KUBECONFIG: identity.kubeconfigPath,
-        PSO_TEST_BIN_DIR: plane.binDir,
-        ...(plane.node ? { PSO_TEST_NODE_JSON: join(dir, 'node.json'), PSO_TEST_AUDIT_LOG: plane.auditLogPath ?? '' } : {}),
-      },
+      env: { ...process.env, KUBECONFIG: kubeconfig, PSO_TEST_KUBECONFIG: kubeconfig, PSO_TEST_OPERATOR_KUBECONFIG: identity.kubeconfigPath, PSO_TEST_BIN_DIR: plane.binDir },
     });
     const running = child;
     code = await new Promise<number>((res) => {
