@@ -6,12 +6,12 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { type ProcessRef, isRunning, repoRoot } from '../harness/control-plane.js';
-import type { NodeInfo } from '../harness/node.js';
+import { type NodeInfo, nodeLeftovers } from '../harness/node.js';
 
 const parent = mkdtempSync(join(tmpdir(), 'pso-cli-'));
 const dir = join(parent, 'cluster');
@@ -73,19 +73,7 @@ describe('npm run cluster', () => {
     const r = cli('stop');
     assert.equal(r.status, 0, r.stderr);
     for (const p of recorded) assert.equal(isRunning(p), false, `${p.name} (${p.pid}) stopped`);
-    const shims = readdirSync('/proc')
-      .filter((p) => /^\d+$/.test(p))
-      .filter((p) => {
-        try {
-          const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
-          return readFileSync(`/proc/${p}/cmdline`, 'utf8').includes(socket) && stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-        } catch {
-          return false;
-        }
-      });
-    assert.deepEqual(shims, []);
-    assert.deepEqual(readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.includes(dir)), []);
-    assert.deepEqual(readdirSync('/sys/fs/cgroup').filter((c) => existsSync(join('/sys/fs/cgroup', c, 'kubepods'))), []);
+    assert.deepEqual(nodeLeftovers(dir, socket), { shims: [], mounts: [], cgroups: [] });
     assert.equal(existsSync(dir), false);
     assert.equal(cli('status').status, 1);
   });

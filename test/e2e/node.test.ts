@@ -8,7 +8,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFile, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -17,7 +17,7 @@ import { AppsV1Api, CoordinationV1Api, CoreV1Api, KubeConfig, type V1Pod } from 
 import { type ControlPlane, isRunning, startControlPlane } from '../harness/control-plane.js';
 import { waitFor } from '../harness/kube.js';
 import { MANIFESTS_DIR, type Obj, parseAllYaml } from '../harness/manifests.js';
-import { type NodeInfo, registryStatus, writeHtpasswd } from '../harness/node.js';
+import { type NodeInfo, nodeLeftovers, registryStatus, writeHtpasswd } from '../harness/node.js';
 import { OPT_OUT, mergePatch } from '../harness/scenario.js';
 import { ensureOperatorImage } from './image.js';
 import { REPLICA_LABEL, overlay } from './overlay.js';
@@ -289,21 +289,6 @@ describe('end to end, on a real node', () => {
     const socket = node.containerdSocket;
     await plane.stop();
     for (const p of plane.processes) assert.equal(isRunning(p), false, `${p.name} (${p.pid}) stopped`);
-    const shims = readdirSync('/proc')
-      .filter((p) => /^\d+$/.test(p))
-      .filter((p) => {
-        try {
-          const cmd = readFileSync(`/proc/${p}/cmdline`, 'utf8');
-          const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
-          return cmd.includes(socket) && stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-        } catch {
-          return false;
-        }
-      });
-    assert.deepEqual(shims, [], 'no container shim of ours');
-    const mounts = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.includes(plane.dir));
-    assert.deepEqual(mounts, [], 'no mount under the cluster folder');
-    const cgroups = readdirSync('/sys/fs/cgroup').filter((c) => existsSync(join('/sys/fs/cgroup', c, 'kubepods')));
-    assert.deepEqual(cgroups, [], 'no kubepods cgroup left');
+    assert.deepEqual(nodeLeftovers(plane.dir, socket), { shims: [], mounts: [], cgroups: [] });
   });
 });

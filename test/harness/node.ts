@@ -399,6 +399,25 @@ async function unmountUnder(dir: string): Promise<void> {
   }
 }
 
+/** What a stopped node left behind: live container shims of its containerd, mounts under its folder, kubepods cgroups. */
+export function nodeLeftovers(dir: string, socket: string): { shims: number[]; mounts: string[]; cgroups: string[] } {
+  const live = (pid: number): boolean => {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+    } catch {
+      return false;
+    }
+  };
+  return {
+    shims: processesMentioning(socket).filter(live),
+    mounts: readFileSync('/proc/self/mountinfo', 'utf8')
+      .split('\n')
+      .filter((l) => l.includes(dir)),
+    cgroups: kubeletCgroups(),
+  };
+}
+
 /**
  * Everything a node leaves once its processes are stopped: container shims and containers (found
  * by our containerd socket and by the kubelet's cgroups), mounts under the node folder, cgroups.
