@@ -3,8 +3,10 @@
  * recorded in each ServiceAccount's annotation) and then every copy it manages. Nothing else.
  */
 import { pullSecretsChange } from './domain/desired.js';
-import type { ServiceAccountLike } from './domain/types.js';
-import { KubeError, type Kube } from './kube/client.js';
+import type { SecretLike, ServiceAccountLike } from './domain/types.js';
+import { KubeError, type Kube, type ListOptions, type ListResult } from './kube/client.js';
+import { PAGE_SIZE } from './kube/informers.js';
+import { copyOf, serviceAccountOf } from './kube/ingest.js';
 import { patchPullSecrets } from './controller/pullsecrets.js';
 import { MANAGED_SELECTOR } from './controller/operator.js';
 import type { Logger } from './log.js';
@@ -17,7 +19,8 @@ export interface CleanupResult {
 export async function cleanup(kube: Kube, logger: Logger, dryRun: boolean): Promise<CleanupResult> {
   const result: CleanupResult = { serviceAccounts: 0, secrets: 0 };
   // 1. ServiceAccount entries first, so that no ServiceAccount names a deleted copy.
-  const sas = (await kube.listServiceAccounts()).items as unknown as ServiceAccountLike[];
+  const sas: ServiceAccountLike[] = [];
+  for await (const page of pages((o) => kube.listServiceAccounts(o))) sas.push(...page.map(serviceAccountOf));
   for (const sa of sas) {
     const ns = sa.metadata.namespace ?? '';
     if (dryRun) {
@@ -33,10 +36,11 @@ export async function cleanup(kube: Kube, logger: Logger, dryRun: boolean): Prom
     }
   }
   // 2. Then the copies.
-  const copies = (await kube.listSecrets(undefined, MANAGED_SELECTOR)).items;
+  const copies: SecretLike[] = [];
+  for await (const page of pages((o) => kube.listSecrets(undefined, { ...o, labelSelector: MANAGED_SELECTOR }))) copies.push(...page.map(copyOf));
   for (const s of copies) {
-    const ns = s.metadata?.namespace ?? '';
-    const name = s.metadata?.name ?? '';
+    const ns = s.metadata.namespace ?? '';
+    const name = s.metadata.name;
     if (dryRun) {
       logger.info('dry run: would delete copy', { namespace: ns, secret: name });
       result.secrets++;
@@ -51,4 +55,14 @@ export async function cleanup(kube: Kube, logger: Logger, dryRun: boolean): Prom
     }
   }
   return result;
+}
+
+/** A collection, page by page (limit/continue). */
+async function* pages<T>(list: (o: ListOptions) => Promise<ListResult<T>>): AsyncGenerator<T[]> {
+  let cont: string | undefined;
+  do {
+    const page = await list(cont ? { limit: PAGE_SIZE, continue: cont } : { limit: PAGE_SIZE });
+    yield page.items;
+    cont = page.continue;
+  } while (cont);
 }

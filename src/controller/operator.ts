@@ -1,14 +1,15 @@
 /**
  * The controller: four supervised informers feed a keyed work queue of namespace names; workers
- * run the reconciler. Event handlers only enqueue keys. A periodic resync relists every informer
- * and enqueues every namespace, as a safety net.
+ * run the reconciler. Event handlers only enqueue keys. A periodic resync replays the caches
+ * (every namespace is reconciled from them again) and makes no API call unless something differs;
+ * full relists happen only when a watch expires (410 Gone).
  */
-import type { V1Namespace, V1Secret, V1ServiceAccount } from '@kubernetes/client-node';
 import type { Policy } from '../domain/desired.js';
 import { MANAGED_BY_LABEL, MANAGED_BY_VALUE } from '../domain/naming.js';
-import type { SecretLike } from '../domain/types.js';
+import type { NamespaceLike, SecretLike, ServiceAccountLike } from '../domain/types.js';
 import type { Kube } from '../kube/client.js';
-import { Informer, type InformerEvent, type InformerStatus, type Meta } from '../kube/informers.js';
+import { Informer, type InformerStatus, type Meta } from '../kube/informers.js';
+import { copyOf, namespaceOf, serviceAccountOf, sourceOf } from '../kube/ingest.js';
 import { errorMessage, type Logger } from '../log.js';
 import { keysForSourceChange } from './events.js';
 import { Reconciler, isTerminal, type Caches, type ReconcileMetrics } from './reconciler.js';
@@ -51,25 +52,28 @@ export class Operator {
     const { kube, policy } = deps;
     const common = { kube, clock: deps.clock, ...deps.informer };
     this.caches = {
-      namespaces: new Informer<V1Namespace>({ ...common, name: 'namespaces', path: '/api/v1/namespaces', list: () => kube.listNamespaces() }),
-      sources: new Informer<V1Secret>({
+      namespaces: new Informer<NamespaceLike>({ ...common, name: 'namespaces', path: '/api/v1/namespaces', list: (o) => kube.listNamespaces(o), transform: namespaceOf }),
+      sources: new Informer<SecretLike>({
         ...common,
         name: 'source-secrets',
         path: `/api/v1/namespaces/${policy.sourceNamespace}/secrets`,
-        list: () => kube.listSecrets(policy.sourceNamespace),
+        list: (o) => kube.listSecrets(policy.sourceNamespace, o),
+        transform: sourceOf,
       }),
-      copies: new Informer<V1Secret>({
+      copies: new Informer<SecretLike>({
         ...common,
         name: 'managed-secrets',
         path: '/api/v1/secrets',
         labelSelector: MANAGED_SELECTOR,
-        list: () => kube.listSecrets(undefined, MANAGED_SELECTOR),
+        list: (o) => kube.listSecrets(undefined, o),
+        transform: copyOf,
       }),
-      serviceAccounts: new Informer<V1ServiceAccount>({
+      serviceAccounts: new Informer<ServiceAccountLike>({
         ...common,
         name: 'serviceaccounts',
         path: '/api/v1/serviceaccounts',
-        list: () => kube.listServiceAccounts(),
+        list: (o) => kube.listServiceAccounts(o),
+        transform: serviceAccountOf,
       }),
     };
     const recorder = new EventRecorder({
@@ -122,10 +126,13 @@ export class Operator {
     this.#resyncTimer.unref?.();
   }
 
-  /** Relists every informer and enqueues every namespace. */
+  /**
+   * Replays the caches: every namespace is reconciled again from what the informers hold, which
+   * writes only where something differs. No LIST: the watches keep the caches current, and a
+   * watch that expires relists (client-go's resync does the same).
+   */
   resync(): void {
     this.#d.logger.debug('periodic resync');
-    for (const inf of this.#informers()) inf.relist();
     this.enqueueAll();
   }
 
@@ -143,11 +150,11 @@ export class Operator {
   }
 
   #informers(): Informer<Meta>[] {
-    return [this.caches.namespaces, this.caches.sources, this.caches.copies, this.caches.serviceAccounts] as Informer<Meta>[];
+    return [this.caches.namespaces, this.caches.sources, this.caches.copies, this.caches.serviceAccounts];
   }
 
   #namespaceNames(): string[] {
-    return this.caches.namespaces.list().map((n) => n.metadata?.name ?? '').filter((n) => n !== '');
+    return this.caches.namespaces.list().map((n) => n.metadata.name).filter((n) => n !== '');
   }
 
   #enqueue(key: string | undefined): void {
@@ -166,16 +173,20 @@ export class Operator {
       });
       inf.on(() => this.#d.metrics?.informerEvent(inf.name));
     }
-    this.caches.namespaces.on((e) => this.#enqueue(e.obj.metadata?.name));
+    this.caches.namespaces.on((e) => this.#enqueue(e.obj.metadata.name));
     // Observations first, so that the reconcile this event enqueues plans from a cache past our writes.
-    this.caches.copies.on((e) => this.reconciler.expectations.observed('Secret', e.obj.metadata?.namespace ?? '', e.obj.metadata?.name ?? ''));
-    this.caches.serviceAccounts.on((e) => this.reconciler.expectations.observed('ServiceAccount', e.obj.metadata?.namespace ?? '', e.obj.metadata?.name ?? ''));
-    this.caches.copies.on((e) => this.#enqueue(e.obj.metadata?.namespace));
-    this.caches.serviceAccounts.on((e) => this.#enqueue(e.obj.metadata?.namespace));
-    this.caches.sources.on((e: InformerEvent<V1Secret>) => {
+    this.caches.copies.on((e) => this.reconciler.expectations.observed('Secret', e.obj.metadata.namespace ?? '', e.obj.metadata.name));
+    this.caches.serviceAccounts.on((e) => this.reconciler.expectations.observed('ServiceAccount', e.obj.metadata.namespace ?? '', e.obj.metadata.name));
+    this.caches.copies.on((e) => this.#enqueue(e.obj.metadata.namespace));
+    this.caches.serviceAccounts.on((e) => this.#enqueue(e.obj.metadata.namespace));
+    // A namespace that is gone: nothing of it may outlive it (expectations, foreign names, outcomes).
+    this.caches.namespaces.on((e) => {
+      if (e.type === 'delete') this.reconciler.forgetNamespace(e.obj.metadata.name);
+    });
+    this.caches.sources.on((e) => {
       if (!this.#working) return;
-      const old = e.type === 'update' ? (e.old as unknown as SecretLike) : undefined;
-      const keys = keysForSourceChange(e.obj as unknown as SecretLike, old, policy.sourceNamespace, () => this.#namespaceNames());
+      const old = e.type === 'update' ? e.old : undefined;
+      const keys = keysForSourceChange(e.obj, old, policy.sourceNamespace, () => this.#namespaceNames());
       for (const k of keys) this.queue.add(k);
     });
   }

@@ -6,6 +6,7 @@
 import type { PullSecretsChange } from '../domain/desired.js';
 import type { ServiceAccountLike } from '../domain/types.js';
 import { KubeError, type Kube } from '../kube/client.js';
+import { serviceAccountOf } from '../kube/ingest.js';
 
 export interface PatchHooks {
   /** Before each write attempt (expectations are set here). */
@@ -47,9 +48,9 @@ export async function patchPullSecrets(
       if (err instanceof KubeError && err.kind === 'NotFound') return null; // deleted meanwhile
       if (!(err instanceof KubeError && err.kind === 'Conflict') || attempt >= maxAttempts) throw err;
       hooks.onConflict?.(attempt);
-      const fresh = (await kube.getServiceAccount(namespace, name)) as ServiceAccountLike | undefined;
+      const fresh = await kube.getServiceAccount(namespace, name);
       if (!fresh) return null;
-      current = fresh;
+      current = serviceAccountOf(fresh);
     }
   }
 }

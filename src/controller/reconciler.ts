@@ -2,25 +2,26 @@
  * reconcile(namespace): read the caches, compute the desired state with the pure functions of
  * domain/, and write only the difference. Level-based: the key carries no event.
  */
-import type { V1Namespace, V1Secret, V1ServiceAccount } from '@kubernetes/client-node';
 import { collectSources, isManaged, pullSecretsChange, serviceAccountSelected, isOptedOut, type Policy, type PullSecretsChange, type SourceSet } from '../domain/desired.js';
 import { planNamespace, planServiceAccounts, type Plan, type Report, type SecretAction } from '../domain/plan.js';
 import type { NamespaceLike, SecretLike, ServiceAccountLike } from '../domain/types.js';
 import { KubeError, type Kube } from '../kube/client.js';
 import type { Informer } from '../kube/informers.js';
+import { copyOf } from '../kube/ingest.js';
 import { errorMessage, type Logger } from '../log.js';
 import { Expectations } from './expectations.js';
 import { patchPullSecrets } from './pullsecrets.js';
 import type { EventRecorder } from './recorder.js';
 import type { ReconcileResult } from './workqueue.js';
 
+/** The informers' caches, of the lean shapes made at ingest (kube/ingest.ts), indexed by namespace. */
 export interface Caches {
-  namespaces: Informer<V1Namespace>;
-  /** Every secret of the source namespace. */
-  sources: Informer<V1Secret>;
-  /** Our copies, in every namespace (label-selected). */
-  copies: Informer<V1Secret>;
-  serviceAccounts: Informer<V1ServiceAccount>;
+  namespaces: Informer<NamespaceLike>;
+  /** Every secret of the source namespace (data kept for pull secrets only). */
+  sources: Informer<SecretLike>;
+  /** Our copies, in every namespace (label-selected), with a hash of their data instead of the data. */
+  copies: Informer<SecretLike>;
+  serviceAccounts: Informer<ServiceAccountLike>;
 }
 
 export interface ReconcilerDeps {
@@ -59,6 +60,17 @@ function actionName(a: SecretAction): string {
   return a.op === 'delete' ? a.name : a.secret.metadata.name;
 }
 
+/**
+ * Runs independent writes at once (a namespace's copies, its ServiceAccounts), waits for all of
+ * them, and then throws the first error, if any: no write is left running behind a failure.
+ */
+async function all<T>(items: readonly T[], fn: (item: T) => Promise<unknown>): Promise<unknown[]> {
+  const results = await Promise.allSettled(items.map(fn));
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
+  return results.map((r) => (r as PromiseFulfilledResult<unknown>).value);
+}
+
 export class Reconciler {
   #d: ReconcilerDeps;
   /** Namespace -> names there held by secrets that are not ours (learnt from AlreadyExists). */
@@ -73,6 +85,13 @@ export class Reconciler {
   constructor(deps: ReconcilerDeps) {
     this.#d = deps;
     this.expectations = new Expectations(deps.clock);
+  }
+
+  /** Forgets everything held about a namespace that is gone: no per-namespace state outlives it. */
+  forgetNamespace(namespace: string): void {
+    this.#foreign.delete(namespace);
+    this.#outcomes.delete(namespace);
+    this.expectations.forgetNamespace(namespace);
   }
 
   /** The last outcome of each namespace reconciled. */
@@ -117,15 +136,15 @@ export class Reconciler {
     let plan: Plan | undefined;
     // 2. Plan and write the copies. A create that finds a foreign secret changes the plan: plan again.
     for (let pass = 0; pass < 3; pass++) {
-      const ns = caches.namespaces.get(undefined, namespace) as NamespaceLike | undefined;
-      const copies = caches.copies.list(namespace).filter((s) => isManaged(s as SecretLike)) as SecretLike[];
+      const ns = caches.namespaces.get(undefined, namespace);
+      const copies = caches.copies.list(namespace).filter((s) => isManaged(s));
       const foreign = await this.#verifiedForeign(namespace, copies);
       plan = planNamespace(
         {
           namespace: ns,
           sources,
           copies,
-          serviceAccounts: caches.serviceAccounts.list(namespace) as ServiceAccountLike[],
+          serviceAccounts: caches.serviceAccounts.list(namespace),
           foreign,
           orphanSince: this.#orphanSince,
           now: this.#d.clock.now(),
@@ -135,35 +154,33 @@ export class Reconciler {
       outcome.verdict = plan.verdict.kind === 'target' ? 'target' : plan.verdict.reason;
       if (plan.verdict.kind === 'hands-off') {
         logger.debug('namespace left alone', { namespace, reason: plan.verdict.reason });
-        if (plan.verdict.reason === 'gone') {
-          this.#foreign.delete(namespace);
-          this.expectations.forgetNamespace(namespace);
-        }
+        if (plan.verdict.reason === 'gone') this.forgetNamespace(namespace);
         return;
       }
       for (const ref of plan.orphans) if (!this.#orphanSince.has(ref)) this.#orphanSince.set(ref, this.#d.clock.now());
       this.#report(namespace, ns, plan.reports, outcome);
-      let replan = false;
-      for (const action of plan.upserts) {
-        if (this.expectations.pending('Secret', namespace, actionName(action))) continue; // our last write's event is on the way
-        if ((await this.#applySecret(namespace, action, outcome)) === 'foreign') replan = true;
-      }
-      if (!replan) break;
+      // The copies of a namespace are independent: written at once.
+      const upserts = plan.upserts.filter((a) => !this.expectations.pending('Secret', namespace, actionName(a))); // our last write's event is on the way
+      const results = await all(upserts, (a) => this.#applySecret(namespace, a, outcome));
+      if (!results.includes('foreign')) break;
     }
     if (!plan) return;
 
     // 3. ServiceAccounts: our copies on every selected ServiceAccount, guarded by resourceVersion.
-    const sas = (caches.serviceAccounts.list(namespace) as ServiceAccountLike[]).filter((sa) => !this.expectations.pending('ServiceAccount', namespace, sa.metadata.name));
-    for (const action of planServiceAccounts(plan.verdict, sas, plan.wanted, policy)) {
-      const sa = sas.find((x) => x.metadata.name === action.name);
-      if (sa) await this.#patchServiceAccount({ ...sa, metadata: { ...sa.metadata, namespace } }, action.change, plan, outcome);
-    }
+    //    Each ServiceAccount is its own object: patched at once.
+    const sas = caches.serviceAccounts.list(namespace).filter((sa) => !this.expectations.pending('ServiceAccount', namespace, sa.metadata.name));
+    const byName = new Map(sas.map((sa) => [sa.metadata.name, sa]));
+    const finalPlan = plan;
+    await all(planServiceAccounts(plan.verdict, sas, plan.wanted, policy), async (action) => {
+      const sa = byName.get(action.name);
+      if (sa) await this.#patchServiceAccount({ ...sa, metadata: { ...sa.metadata, namespace } }, action.change, finalPlan, outcome);
+    });
 
     // 4. Deletes last, once no ServiceAccount names them.
-    for (const action of plan.deletes) {
-      if (this.expectations.pending('Secret', namespace, actionName(action))) continue;
-      await this.#applySecret(namespace, action, outcome);
-    }
+    await all(
+      plan.deletes.filter((a) => !this.expectations.pending('Secret', namespace, actionName(a))),
+      (a) => this.#applySecret(namespace, a, outcome),
+    );
 
     outcome.copies = plan.wanted;
     if (plan.requeueAfterMs !== undefined) return { requeueAfterMs: plan.requeueAfterMs };
@@ -180,7 +197,7 @@ export class Reconciler {
         continue;
       }
       const live = await this.#d.kube.getSecret(namespace, name);
-      if (!live || isManaged(live as SecretLike)) known.delete(name);
+      if (!live || isManaged(copyOf(live))) known.delete(name);
     }
     return known;
   }
@@ -238,7 +255,7 @@ export class Reconciler {
       this.expectations.observed('Secret', namespace, name); // nothing was written: no event to wait for
       if (err instanceof KubeError && err.kind === 'AlreadyExists' && a.op !== 'delete') {
         const live = await kube.getSecret(namespace, name);
-        if (live && !isManaged(live as SecretLike)) {
+        if (live && !isManaged(copyOf(live))) {
           let set = this.#foreign.get(namespace);
           if (!set) this.#foreign.set(namespace, (set = new Set()));
           set.add(name);
@@ -303,7 +320,7 @@ export class Reconciler {
    * parsed once per change of the source namespace's secrets, not once per namespace.
    */
   #sources(): SourceSet {
-    const secrets = this.#d.caches.sources.list(this.#d.policy.sourceNamespace) as unknown as SecretLike[];
+    const secrets = this.#d.caches.sources.list(this.#d.policy.sourceNamespace);
     const key = secrets.map((s) => `${s.metadata.name}@${s.metadata.resourceVersion ?? ''}`).sort().join(',');
     if (this.#sourcesMemo?.key !== key) this.#sourcesMemo = { key, set: collectSources(secrets, this.#d.policy) };
     return this.#sourcesMemo.set;

@@ -2,6 +2,7 @@
  * Desired state: which namespaces are targets, which sources exist, what each copy and each
  * ServiceAccount's imagePullSecrets should be. Pure: no I/O, no clock (time is passed in).
  */
+import { createHash } from 'node:crypto';
 import {
   ADDED_ENTRIES_ANNOTATION,
   MANAGED_BY_LABEL,
@@ -62,6 +63,8 @@ export interface Source {
   ref: string;
   type: string;
   data: Record<string, string>;
+  /** dataHash(data), computed once per change of the sources. */
+  dataHash: string;
 }
 
 export interface SourceSet {
@@ -80,7 +83,7 @@ export function collectSources(secrets: readonly SecretLike[], policy: Policy): 
     if (s.metadata.labels?.[MANAGED_BY_LABEL] === MANAGED_BY_VALUE) continue; // never copy a copy
     const c = classifySource(s, policy.registryHosts);
     const ref = sourceRef(policy.sourceNamespace, s.metadata.name);
-    if (c.kind === 'source') valid.push({ name: s.metadata.name, ref, type: s.type ?? '', data: { ...(s.data ?? {}) } });
+    if (c.kind === 'source') valid.push({ name: s.metadata.name, ref, type: s.type ?? '', data: { ...(s.data ?? {}) }, dataHash: dataHash(s.data) });
     else if (c.kind === 'invalid') invalid.push({ name: s.metadata.name, ref, reason: c.reason });
   }
   return { valid, invalid };
@@ -102,6 +105,21 @@ export function desiredCopy(source: Source, namespace: string, name: string): Se
 
 export function isManaged(obj: { metadata: { labels?: Record<string, string> } }): boolean {
   return obj.metadata.labels?.[MANAGED_BY_LABEL] === MANAGED_BY_VALUE;
+}
+
+/**
+ * A hash of a secret's data (keys sorted): what a cached copy holds instead of its data. Equal
+ * hashes mean equal data; an absent data and an empty one are the same.
+ */
+export function dataHash(data: Record<string, string> | undefined): string {
+  const h = createHash('sha256');
+  for (const k of Object.keys(data ?? {}).sort()) h.update(`${JSON.stringify(k)}:${JSON.stringify((data ?? {})[k])},`);
+  return h.digest('base64');
+}
+
+/** The hash of a copy's data: the one computed at ingest, or of the data it carries (tests). */
+export function copyDataHash(s: SecretLike): string {
+  return s.dataHash ?? dataHash(s.data);
 }
 
 export function sameData(a: Record<string, string> | undefined, b: Record<string, string> | undefined): boolean {

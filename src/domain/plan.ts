@@ -6,12 +6,12 @@ import {
   type NamespaceVerdict,
   type Policy,
   type SourceSet,
+  copyDataHash,
   desiredCopy,
   isManaged,
   isOptedOut,
   namespaceVerdict,
   pullSecretsChange,
-  sameData,
   serviceAccountSelected,
   type PullSecretsChange,
 } from './desired.js';
@@ -104,7 +104,7 @@ export function planNamespace(state: NamespaceState, policy: Policy): Plan {
       plan.upserts.push({ op: 'create', secret: desired, source: source.ref });
     } else if ((existing.type ?? '') !== desired.type) {
       plan.upserts.push(recreateOf(existing, desired, source.ref, `type changed from ${existing.type ?? ''} to ${desired.type ?? ''}`));
-    } else if (!sameData(existing.data, desired.data) || existing.metadata.annotations?.[SOURCE_ANNOTATION] !== source.ref) {
+    } else if (copyDataHash(existing) !== source.dataHash || existing.metadata.annotations?.[SOURCE_ANNOTATION] !== source.ref) {
       if (existing.immutable) plan.upserts.push(recreateOf(existing, desired, source.ref, 'copy is immutable'));
       else plan.upserts.push({ op: 'update', secret: updated(existing, desired, source.ref), source: source.ref });
     }
@@ -169,8 +169,9 @@ function recreateOf(existing: SecretLike, desired: SecretLike, source: string, r
 
 /** The existing copy with the desired type, data and source annotation; other labels and annotations are left as they are. */
 function updated(existing: SecretLike, desired: SecretLike, source: string): SecretLike {
+  const { dataHash: _hash, data: _data, ...rest } = existing;
   return {
-    ...existing,
+    ...rest,
     metadata: {
       ...existing.metadata,
       labels: { ...(existing.metadata.labels ?? {}), ...(desired.metadata.labels ?? {}) },

@@ -16,6 +16,8 @@ export interface SecretLike {
   metadata: ObjectMeta;
   type?: string;
   data?: Record<string, string>;
+  /** For a cached copy: the hash of its actual data (see dataHash), held instead of the data. */
+  dataHash?: string;
   immutable?: boolean;
 }
 

@@ -1,23 +1,16 @@
 /**
- * The only module that talks to the API server. Typed calls over client-node, errors mapped to
- * kinds the controller can act on, and one pooled keep-alive agent for every request.
+ * The only module that talks to the API server: typed calls, errors mapped to kinds the controller
+ * can act on, one pooled keep-alive agent for every request.
+ *
+ * Only client-node's KubeConfig is used at runtime, for the server address, TLS material and
+ * authentication (tokens are re-read as client-node re-reads them). The generated API classes and
+ * models are imported as types only: the requests are plain HTTPS calls of our own. Loading the
+ * generated index costs some 60 MB of RSS before any cache exists (see README, Performance), and
+ * the bundle (npm run build) leaves it out because nothing here imports it at runtime.
  */
 import https from 'node:https';
-import {
-  ApiException,
-  CoordinationV1Api,
-  CoreV1Api,
-  type KubeConfig,
-  PatchStrategy,
-  type V1Lease,
-  type V1Namespace,
-  type V1Secret,
-  type V1ServiceAccount,
-  Watch,
-  createConfiguration,
-  ServerConfiguration,
-  setHeaderOptions,
-} from '@kubernetes/client-node';
+import http from 'node:http';
+import type { KubeConfig, V1Lease, V1Namespace, V1Secret, V1ServiceAccount } from '@kubernetes/client-node';
 import type { PullSecretsChange } from '../domain/desired.js';
 import { ADDED_ENTRIES_ANNOTATION } from '../domain/naming.js';
 import type { SecretLike } from '../domain/types.js';
@@ -39,11 +32,14 @@ export type ErrorKind =
 export class KubeError extends Error {
   readonly kind: ErrorKind;
   readonly status: number | undefined;
+  /** The same as `status`, under the name watch callers test for (a 410 relists). */
+  readonly statusCode: number | undefined;
   constructor(kind: ErrorKind, status: number | undefined, message: string) {
     super(message);
     this.name = 'KubeError';
     this.kind = kind;
     this.status = status;
+    this.statusCode = status;
   }
 }
 
@@ -64,41 +60,55 @@ function statusBody(body: unknown): StatusBody {
   return (body ?? {}) as StatusBody;
 }
 
-/** Maps any error from client-node to a KubeError. */
+/** The KubeError of an API answer with status `code` and body `body` (a metav1.Status, usually). */
+export function statusError(code: number, body: unknown, what: string): KubeError {
+  const s = statusBody(body);
+  const msg = `${what}: ${code} ${s.reason ?? ''}${s.message ? `: ${s.message}` : ''}`;
+  const causes = s.details?.causes ?? [];
+  let kind: ErrorKind = 'Other';
+  if (code === 404) kind = 'NotFound';
+  else if (code === 409) kind = s.reason === 'AlreadyExists' ? 'AlreadyExists' : 'Conflict';
+  else if (code === 403) {
+    const terminating = causes.some((c) => c.type === 'NamespaceTerminating' || c.reason === 'NamespaceTerminating') || /being terminated/.test(s.message ?? '');
+    kind = terminating ? 'NamespaceTerminating' : 'Forbidden';
+  } else if (code === 410) kind = 'Gone';
+  else if (code === 422) kind = 'Invalid';
+  else if (code === 429) kind = 'TooManyRequests';
+  else if (code >= 500) kind = 'ServerError';
+  return new KubeError(kind, code, msg);
+}
+
+/** Maps any error of a call to a KubeError. */
 export function toKubeError(err: unknown, what: string): KubeError {
   if (err instanceof KubeError) return err;
-  if (err instanceof ApiException) {
-    const code = err.code;
-    const s = statusBody(err.body);
-    const msg = `${what}: ${code} ${s.reason ?? ''}${s.message ? `: ${s.message}` : ''}`;
-    const causes = s.details?.causes ?? [];
-    let kind: ErrorKind = 'Other';
-    if (code === 404) kind = 'NotFound';
-    else if (code === 409) kind = s.reason === 'AlreadyExists' ? 'AlreadyExists' : 'Conflict';
-    else if (code === 403) {
-      const terminating = causes.some((c) => c.type === 'NamespaceTerminating' || c.reason === 'NamespaceTerminating') || /being terminated/.test(s.message ?? '');
-      kind = terminating ? 'NamespaceTerminating' : 'Forbidden';
-    } else if (code === 410) kind = 'Gone';
-    else if (code === 422) kind = 'Invalid';
-    else if (code === 429) kind = 'TooManyRequests';
-    else if (code >= 500) kind = 'ServerError';
-    return new KubeError(kind, code, msg);
-  }
-  const e = err as { code?: unknown; message?: unknown; statusCode?: unknown };
-  if (typeof e?.statusCode === 'number') return new KubeError(e.statusCode === 410 ? 'Gone' : e.statusCode >= 500 ? 'ServerError' : 'Other', e.statusCode, `${what}: ${e.statusCode}`);
+  const e = err as { code?: unknown; body?: unknown; statusCode?: unknown } | null;
+  // client-node's ApiException (code + body), for callers that still use its API classes.
+  if (typeof e?.code === 'number' && 'body' in (e ?? {})) return statusError(e.code, e.body, what);
+  if (typeof e?.statusCode === 'number') return statusError(e.statusCode, undefined, what);
   return new KubeError('Network', undefined, `${what}: ${err instanceof Error ? err.message : String(err)}`);
+}
+
+export interface ListOptions {
+  labelSelector?: string;
+  /** Page size; the answer carries `continue` when there is more. */
+  limit?: number;
+  continue?: string;
+  /** "0": any recent state (the API server's watch cache); unset: the latest (a consistent read). */
+  resourceVersion?: string;
 }
 
 export interface ListResult<T> {
   items: T[];
   resourceVersion: string;
+  /** The token of the next page, if any. */
+  continue?: string;
 }
 
 /** The calls the operator makes. Tests substitute a wrapper for fault injection. */
 export interface Kube {
-  listNamespaces(): Promise<ListResult<V1Namespace>>;
-  listSecrets(namespace: string | undefined, labelSelector?: string): Promise<ListResult<V1Secret>>;
-  listServiceAccounts(): Promise<ListResult<V1ServiceAccount>>;
+  listNamespaces(opts?: ListOptions): Promise<ListResult<V1Namespace>>;
+  listSecrets(namespace: string | undefined, opts?: ListOptions): Promise<ListResult<V1Secret>>;
+  listServiceAccounts(opts?: ListOptions): Promise<ListResult<V1ServiceAccount>>;
   getSecret(namespace: string, name: string): Promise<V1Secret | undefined>;
   createSecret(secret: SecretLike): Promise<void>;
   /** A PUT of the full object; its resourceVersion makes a concurrent change a Conflict. */
@@ -112,7 +122,11 @@ export interface Kube {
   getLease(namespace: string, name: string): Promise<V1Lease | undefined>;
   createLease(lease: V1Lease): Promise<V1Lease>;
   replaceLease(lease: V1Lease): Promise<V1Lease>;
-  /** Starts a watch; `done` is called once when it ends, with an error or null. */
+  /**
+   * Starts a watch; `onEvent` gets each event's type and object as sent; `done` is called once
+   * when it ends, with an error (a KubeError whose statusCode is the HTTP status when the server
+   * refused it) or null.
+   */
   watch(path: string, query: Record<string, string | number | boolean>, onEvent: (type: string, obj: unknown) => void, done: (err: unknown) => void): Promise<{ abort(): void }>;
 }
 
@@ -126,108 +140,168 @@ export interface CoreEvent {
   time: Date;
 }
 
-const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
+/** Sockets of the keep-alive pool: requests beyond this wait for a free socket. */
+export const MAX_SOCKETS = 32;
+/** How long the authentication headers (a token re-read from its file) are reused. */
+const AUTH_TTL_MS = 10_000;
 
-/**
- * client-node builds a new https.Agent (so a new TCP and TLS connection) for every request.
- * This keeps the authentication it applies (tokens are re-read) but sends every request over
- * one keep-alive agent with the same TLS material.
- */
-function pooledApi<T>(kc: KubeConfig, api: new (config: ReturnType<typeof createConfiguration>) => T, agent: https.Agent): T {
+interface Transport {
+  server: URL;
+  /** Requests: MAX_SOCKETS keep-alive sockets. */
+  agent: http.Agent;
+  /** Watches: a socket each, kept out of the request pool so they never hold a request's place. */
+  watchAgent: http.Agent;
+  request: typeof https.request;
+  headers(): Promise<Record<string, string>>;
+}
+
+async function transport(kc: KubeConfig): Promise<Transport> {
   const cluster = kc.getCurrentCluster();
   if (!cluster) throw new Error('kubeconfig has no current cluster');
-  const config = createConfiguration({
-    baseServer: new ServerConfiguration(cluster.server, {}),
-    authMethods: {
-      default: {
-        getName: () => 'pooled',
-        applySecurityAuthentication: async (ctx) => {
-          await kc.applySecurityAuthentication(ctx);
-          if (cluster.server.startsWith('https:') && !cluster.proxyUrl) ctx.setAgent(agent);
-        },
-      },
-    },
-  });
-  return new api(config);
-}
-
-async function keepAliveAgent(kc: KubeConfig): Promise<https.Agent> {
-  const opts: https.RequestOptions = {};
-  await kc.applyToHTTPSOptions(opts);
-  return new https.Agent({
-    ca: opts.ca,
-    cert: opts.cert,
-    key: opts.key,
-    rejectUnauthorized: opts.rejectUnauthorized,
-    servername: opts.servername,
-    keepAlive: true,
-    maxSockets: 32,
-  });
-}
-
-/** The client-node implementation of Kube. */
-export async function createKube(kc: KubeConfig, fieldManager = 'pullsecret-operator'): Promise<Kube & { close(): void }> {
-  const agent = await keepAliveAgent(kc);
-  const core = pooledApi(kc, CoreV1Api, agent);
-  const coord = pooledApi(kc, CoordinationV1Api, agent);
-  const watcher = new Watch(kc);
-  const call = async <R>(what: string, fn: () => Promise<R>): Promise<R> => {
-    try {
-      return await fn();
-    } catch (err) {
-      throw toKubeError(err, what);
-    }
+  const server = new URL(cluster.server);
+  const base: https.RequestOptions = {};
+  await kc.applyToHTTPSOptions(base);
+  const secure = server.protocol === 'https:';
+  const makeAgent = (maxSockets: number, keepAlive: boolean): http.Agent => secure
+    ? new https.Agent({
+        ca: base.ca,
+        cert: base.cert,
+        key: base.key,
+        pfx: base.pfx,
+        passphrase: base.passphrase,
+        rejectUnauthorized: base.rejectUnauthorized,
+        servername: base.servername,
+        keepAlive,
+        maxSockets,
+        scheduling: 'lifo',
+      })
+    : new http.Agent({ keepAlive, maxSockets });
+  const agent = makeAgent(MAX_SOCKETS, true);
+  const watchAgent = makeAgent(Infinity, false);
+  let cached: { at: number; headers: Record<string, string> } | undefined;
+  const headers = async (): Promise<Record<string, string>> => {
+    if (cached && Date.now() - cached.at < AUTH_TTL_MS) return cached.headers;
+    const opts: https.RequestOptions = {};
+    await kc.applyToHTTPSOptions(opts);
+    const out: Record<string, string> = {};
+    for (const [k, v] of Object.entries(opts.headers ?? {})) if (v !== undefined) out[k] = Array.isArray(v) ? v.join(', ') : String(v);
+    if (opts.auth) out['Authorization'] = `Basic ${Buffer.from(opts.auth).toString('base64')}`;
+    cached = { at: Date.now(), headers: out };
+    return out;
   };
-  const orUndefined = async <R>(what: string, fn: () => Promise<R>): Promise<R | undefined> => {
+  return { server, agent, watchAgent, request: (secure ? https.request : http.request) as typeof https.request, headers };
+}
+
+function queryString(q: Record<string, string | number | boolean | undefined>): string {
+  const p = new URLSearchParams();
+  for (const [k, v] of Object.entries(q)) if (v !== undefined && v !== '') p.set(k, String(v));
+  const s = p.toString();
+  return s ? `?${s}` : '';
+}
+
+/** RBAC verbs of the requests the operator makes, and their HTTP methods. */
+const METHOD = { list: 'GET', get: 'GET', create: 'POST', update: 'PUT', patch: 'PATCH', delete: 'DELETE' } as const;
+
+interface Route {
+  method: string;
+  path: string;
+}
+
+/**
+ * The method and path of a request, from its RBAC verb, API group and resource. Every request of
+ * this module goes through a literal `route({ verb: ..., group: ..., resource: ... })`, which is
+ * how test/integration/rbac.test.ts derives the grants the code needs.
+ */
+function route(r: { verb: keyof typeof METHOD; group: '' | 'coordination.k8s.io'; resource: string; namespace?: string | undefined; name?: string | undefined }): Route {
+  let path = r.group === '' ? '/api/v1' : `/apis/${r.group}/v1`;
+  if (r.namespace) path += `/namespaces/${encodeURIComponent(r.namespace)}`;
+  path += `/${r.resource}`;
+  if (r.name !== undefined) path += `/${encodeURIComponent(r.name)}`;
+  return { method: METHOD[r.verb], path };
+}
+
+/** One request; resolves with the parsed JSON body of a 2xx answer, rejects with a KubeError. */
+function send<R>(t: Transport, r: Route, query: string, what: string, body?: unknown, contentType = 'application/json'): Promise<R> {
+  return t.headers().then(
+    (auth) =>
+      new Promise<R>((resolve, reject) => {
+        const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
+        const req = t.request(
+          new URL(`${r.path}${query}`, t.server),
+          {
+            method: r.method,
+            agent: t.agent,
+            headers: { ...auth, Accept: 'application/json', ...(payload ? { 'Content-Type': contentType, 'Content-Length': payload.length } : {}) },
+          },
+          (res) => {
+            const chunks: Buffer[] = [];
+            res.on('data', (c: Buffer) => chunks.push(c));
+            res.on('error', (err) => reject(toKubeError(err, what)));
+            res.on('end', () => {
+              const text = Buffer.concat(chunks).toString('utf8');
+              const code = res.statusCode ?? 0;
+              if (code >= 200 && code < 300) {
+                try {
+                  resolve((text ? JSON.parse(text) : {}) as R);
+                } catch (err) {
+                  reject(toKubeError(err, what));
+                }
+              } else reject(statusError(code, text, what));
+            });
+          },
+        );
+        req.on('error', (err) => reject(toKubeError(err, what)));
+        req.end(payload);
+      }),
+  );
+}
+
+interface WireList<T> {
+  items?: T[] | null;
+  metadata?: { resourceVersion?: string; continue?: string };
+}
+
+/** The HTTPS implementation of Kube. */
+export async function createKube(kc: KubeConfig, fieldManager = 'pullsecret-operator'): Promise<Kube & { close(): void }> {
+  const t = await transport(kc);
+  const fm = queryString({ fieldManager });
+  const list = async <T>(r: Route, what: string, opts: ListOptions = {}): Promise<ListResult<T>> => {
+    const q = queryString({ labelSelector: opts.labelSelector, limit: opts.limit, continue: opts.continue, resourceVersion: opts.continue ? undefined : opts.resourceVersion });
+    const l = await send<WireList<T>>(t, r, q, what);
+    const out: ListResult<T> = { items: l.items ?? [], resourceVersion: l.metadata?.resourceVersion ?? '' };
+    if (l.metadata?.continue) out.continue = l.metadata.continue;
+    return out;
+  };
+  const orUndefined = async <R>(p: Promise<R>): Promise<R | undefined> => {
     try {
-      return await call(what, fn);
+      return await p;
     } catch (err) {
       if (err instanceof KubeError && err.kind === 'NotFound') return undefined;
       throw err;
     }
   };
+  const secretBody = (s: SecretLike): unknown => ({ apiVersion: 'v1', kind: 'Secret', ...s });
+  const leaseBody = (l: V1Lease): unknown => ({ apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', ...l });
   return {
-    close: () => agent.destroy(),
-    listNamespaces: () =>
-      call('list namespaces', async () => {
-        const l = await core.listNamespace({});
-        return { items: l.items, resourceVersion: l.metadata?.resourceVersion ?? '' };
-      }),
-    listSecrets: (namespace, labelSelector) =>
-      call(`list secrets${namespace ? ` in ${namespace}` : ''}`, async () => {
-        const l = namespace
-          ? await core.listNamespacedSecret({ namespace, labelSelector })
-          : await core.listSecretForAllNamespaces({ labelSelector });
-        return { items: l.items, resourceVersion: l.metadata?.resourceVersion ?? '' };
-      }),
-    listServiceAccounts: () =>
-      call('list serviceaccounts', async () => {
-        const l = await core.listServiceAccountForAllNamespaces({});
-        return { items: l.items, resourceVersion: l.metadata?.resourceVersion ?? '' };
-      }),
-    getSecret: (namespace, name) => orUndefined(`get secret ${namespace}/${name}`, () => core.readNamespacedSecret({ namespace, name })),
-    createSecret: async (secret) => {
-      const ns = secret.metadata.namespace ?? '';
-      await call(`create secret ${ns}/${secret.metadata.name}`, () =>
-        core.createNamespacedSecret({ namespace: ns, body: secret as V1Secret, fieldManager }),
-      );
+    close: () => (t.agent.destroy(), t.watchAgent.destroy()),
+    listNamespaces: (opts) => list<V1Namespace>(route({ verb: 'list', group: '', resource: 'namespaces' }), 'list namespaces', opts),
+    listSecrets: (namespace, opts) => list<V1Secret>(route({ verb: 'list', group: '', resource: 'secrets', namespace }), `list secrets${namespace ? ` in ${namespace}` : ''}`, opts),
+    listServiceAccounts: (opts) => list<V1ServiceAccount>(route({ verb: 'list', group: '', resource: 'serviceaccounts' }), 'list serviceaccounts', opts),
+    getSecret: (namespace, name) => orUndefined(send<V1Secret>(t, route({ verb: 'get', group: '', resource: 'secrets', namespace, name }), '', `get secret ${namespace}/${name}`)),
+    createSecret: async (s) => {
+      const namespace = s.metadata.namespace ?? '';
+      await send(t, route({ verb: 'create', group: '', resource: 'secrets', namespace }), fm, `create secret ${namespace}/${s.metadata.name}`, secretBody(s));
     },
-    replaceSecret: async (secret) => {
-      const ns = secret.metadata.namespace ?? '';
-      await call(`update secret ${ns}/${secret.metadata.name}`, () =>
-        core.replaceNamespacedSecret({ namespace: ns, name: secret.metadata.name, body: secret as V1Secret, fieldManager }),
-      );
+    replaceSecret: async (s) => {
+      const namespace = s.metadata.namespace ?? '';
+      await send(t, route({ verb: 'update', group: '', resource: 'secrets', namespace, name: s.metadata.name }), fm, `update secret ${namespace}/${s.metadata.name}`, secretBody(s));
     },
     deleteSecret: async (namespace, name, resourceVersion) => {
-      await call(`delete secret ${namespace}/${name}`, () =>
-        core.deleteNamespacedSecret({
-          namespace,
-          name,
-          body: resourceVersion ? { preconditions: { resourceVersion } } : {},
-        }),
-      );
+      const body = { apiVersion: 'v1', kind: 'DeleteOptions', ...(resourceVersion ? { preconditions: { resourceVersion } } : {}) };
+      await send(t, route({ verb: 'delete', group: '', resource: 'secrets', namespace, name }), '', `delete secret ${namespace}/${name}`, body);
     },
-    getServiceAccount: (namespace, name) => orUndefined(`get serviceaccount ${namespace}/${name}`, () => core.readNamespacedServiceAccount({ namespace, name })),
+    getServiceAccount: (namespace, name) =>
+      orUndefined(send<V1ServiceAccount>(t, route({ verb: 'get', group: '', resource: 'serviceaccounts', namespace, name }), '', `get serviceaccount ${namespace}/${name}`)),
     patchServiceAccountPullSecrets: async (namespace, name, resourceVersion, change) => {
       // A JSON merge patch replaces the whole list, so it must carry the full desired list and the
       // resourceVersion it was computed from: the API server then rejects it with 409 if the
@@ -236,40 +310,94 @@ export async function createKube(kc: KubeConfig, fieldManager = 'pullsecret-oper
         metadata: { resourceVersion, annotations: { [ADDED_ENTRIES_ANNOTATION]: change.added } },
         imagePullSecrets: change.imagePullSecrets.length > 0 ? change.imagePullSecrets : null,
       };
-      await call(`patch serviceaccount ${namespace}/${name}`, () =>
-        core.patchNamespacedServiceAccount({ namespace, name, body, fieldManager }, mergePatch),
-      );
+      await send(t, route({ verb: 'patch', group: '', resource: 'serviceaccounts', namespace, name }), fm, `patch serviceaccount ${namespace}/${name}`, body, 'application/merge-patch+json');
     },
     createEvent: async (e) => {
       const name = `${e.involvedObject.name}.${e.time.getTime().toString(16)}${Math.floor(Math.random() * 0xffff).toString(16)}`;
-      await call(`create event in ${e.namespace}`, () =>
-        core.createNamespacedEvent({
-          namespace: e.namespace,
-          body: {
-            metadata: { name, namespace: e.namespace },
-            involvedObject: e.involvedObject,
-            type: e.type,
-            reason: e.reason,
-            message: e.message,
-            firstTimestamp: e.time,
-            lastTimestamp: e.time,
-            count: 1,
-            source: { component: 'pullsecret-operator' },
-            reportingComponent: 'pullsecret-operator',
-            reportingInstance: e.reportingInstance,
-          },
-        }),
-      );
+      await send(t, route({ verb: 'create', group: '', resource: 'events', namespace: e.namespace }), '', `create event in ${e.namespace}`, {
+        apiVersion: 'v1',
+        kind: 'Event',
+        metadata: { name, namespace: e.namespace },
+        involvedObject: e.involvedObject,
+        type: e.type,
+        reason: e.reason,
+        message: e.message,
+        firstTimestamp: e.time.toISOString(),
+        lastTimestamp: e.time.toISOString(),
+        count: 1,
+        source: { component: 'pullsecret-operator' },
+        reportingComponent: 'pullsecret-operator',
+        reportingInstance: e.reportingInstance,
+      });
     },
-    getLease: (namespace, name) => orUndefined(`get lease ${namespace}/${name}`, () => coord.readNamespacedLease({ namespace, name })),
-    createLease: (lease) => call('create lease', () => coord.createNamespacedLease({ namespace: lease.metadata?.namespace ?? '', body: lease })),
+    getLease: (namespace, name) => orUndefined(send<V1Lease>(t, route({ verb: 'get', group: 'coordination.k8s.io', resource: 'leases', namespace, name }), '', `get lease ${namespace}/${name}`)),
+    createLease: (lease) => send<V1Lease>(t, route({ verb: 'create', group: 'coordination.k8s.io', resource: 'leases', namespace: lease.metadata?.namespace }), '', 'create lease', leaseBody(lease)),
     replaceLease: (lease) =>
-      call('update lease', () => coord.replaceNamespacedLease({ namespace: lease.metadata?.namespace ?? '', name: lease.metadata?.name ?? '', body: lease })),
-    watch: async (path, query, onEvent, done) => {
-      const q: Record<string, string> = {};
-      for (const [k, v] of Object.entries(query)) q[k] = String(v);
-      const controller = await watcher.watch(path, q, (type, obj) => onEvent(type, obj), done);
-      return { abort: () => controller.abort() };
+      send<V1Lease>(t, route({ verb: 'update', group: 'coordination.k8s.io', resource: 'leases', namespace: lease.metadata?.namespace, name: lease.metadata?.name ?? '' }), '', 'update lease', leaseBody(lease)),
+    watch: (path, query, onEvent, done) => watch(t, path, query, onEvent, done),
+  };
+}
+
+/** A watch: newline-delimited JSON events over one long GET. */
+async function watch(
+  t: Transport,
+  path: string,
+  query: Record<string, string | number | boolean>,
+  onEvent: (type: string, obj: unknown) => void,
+  done: (err: unknown) => void,
+): Promise<{ abort(): void }> {
+  const auth = await t.headers();
+  let finished = false;
+  const finish = (err: unknown): void => {
+    if (finished) return;
+    finished = true;
+    done(err);
+  };
+  const req = t.request(new URL(`${path}${queryString({ ...query, watch: true })}`, t.server), { method: 'GET', agent: t.watchAgent, headers: { ...auth, Accept: 'application/json' } }, (res) => {
+    const code = res.statusCode ?? 0;
+    if (code !== 200) {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => finish(statusError(code, Buffer.concat(chunks).toString('utf8'), `watch ${path}`)));
+      res.on('error', (err) => finish(err));
+      return;
+    }
+    res.setEncoding('utf8');
+    let partial = '';
+    res.on('data', (chunk: string) => {
+      partial += chunk;
+      let nl: number;
+      while ((nl = partial.indexOf('\n')) >= 0) {
+        const line = partial.slice(0, nl);
+        partial = partial.slice(nl + 1);
+        if (line.trim() === '') continue;
+        let ev: { type?: string; object?: unknown };
+        try {
+          ev = JSON.parse(line) as { type?: string; object?: unknown };
+        } catch (err) {
+          req.destroy();
+          finish(err);
+          return;
+        }
+        try {
+          onEvent(ev.type ?? '', ev.object);
+        } catch (err) {
+          req.destroy();
+          finish(err);
+          return;
+        }
+      }
+    });
+    res.on('end', () => finish(null));
+    res.on('error', (err) => finish(err));
+    res.on('close', () => finish(null));
+  });
+  req.on('error', (err) => finish(err));
+  req.end();
+  return {
+    abort: () => {
+      req.destroy();
+      finish(null);
     },
   };
 }

@@ -8,11 +8,15 @@
  * has been silent for too long (a dead connection), and never lets a handler's throw out.
  * It knows nothing of logging or metrics: it emits typed events.
  */
-import type { Kube, ListResult } from './client.js';
+import type { Kube, ListOptions, ListResult } from './client.js';
 
+/** What an informer needs of a cached object: its key and version. */
 export interface Meta {
-  metadata?: { name?: string; namespace?: string; resourceVersion?: string };
+  metadata: { name: string; namespace?: string; resourceVersion?: string };
 }
+
+/** Items per LIST page (client-go's default page size). */
+export const PAGE_SIZE = 500;
 
 export type InformerEvent<T> =
   | { type: 'add'; obj: T }
@@ -34,7 +38,13 @@ export interface InformerOptions<T> {
   name: string;
   /** The collection's watch path, e.g. /api/v1/secrets. */
   path: string;
-  list: () => Promise<ListResult<T>>;
+  /** One page of the collection (the informer pages with limit/continue). */
+  list: (opts: ListOptions) => Promise<ListResult<unknown>>;
+  /**
+   * Converts an API object, from a list or a watch, into what the cache keeps (client-go's
+   * SetTransform). Called once per object; the API object is dropped after it.
+   */
+  transform: (raw: never) => T;
   labelSelector?: string;
   kube: Pick<Kube, 'watch'>;
   clock?: Clock;
@@ -47,12 +57,16 @@ export interface InformerOptions<T> {
 
 const systemClock: Clock = { now: () => Date.now() };
 
-/** A supervised list-watch cache of one collection. */
+/** Objects by namespace ('' for cluster-scoped ones), then by name: client-go's NamespaceIndex. */
+type Store<T> = Map<string, Map<string, T>>;
+
+/** A supervised list-watch cache of one collection, indexed by namespace. */
 export class Informer<T extends Meta> {
   readonly name: string;
   #opts: InformerOptions<T>;
   #clock: Clock;
-  #cache = new Map<string, T>();
+  #cache: Store<T> = new Map();
+  #size = 0;
   #rv = '';
   #relist = true;
   #stopped = true;
@@ -131,17 +145,24 @@ export class Informer<T extends Meta> {
   }
 
   get(namespace: string | undefined, name: string): T | undefined {
-    return this.#cache.get(key(namespace, name));
+    return this.#cache.get(namespace ?? '')?.get(name);
   }
 
-  /** Cached objects, of one namespace or of all. Treat them as read-only. */
+  /** Cached objects, of one namespace (read from the index) or of all. Treat them as read-only. */
   list(namespace?: string): T[] {
-    const all = [...this.#cache.values()];
-    return namespace === undefined ? all : all.filter((o) => o.metadata?.namespace === namespace);
+    if (namespace !== undefined) return [...(this.#cache.get(namespace)?.values() ?? [])];
+    const all: T[] = [];
+    for (const m of this.#cache.values()) for (const o of m.values()) all.push(o);
+    return all;
+  }
+
+  /** The namespaces that have at least one cached object. */
+  namespaces(): string[] {
+    return [...this.#cache.keys()];
   }
 
   get size(): number {
-    return this.#cache.size;
+    return this.#size;
   }
 
   async #run(): Promise<void> {
@@ -165,27 +186,59 @@ export class Informer<T extends Meta> {
     }
   }
 
+  /**
+   * A full LIST, page by page, then the differences with the cache emitted as events. The first
+   * list asks for resourceVersion "0" (any recent state, served from the API server's watch
+   * cache); a relist after 410 Gone asks for the latest ("" : a consistent read), as client-go's
+   * reflector does.
+   */
   async #list(): Promise<void> {
     const started = this.#clock.now();
-    const result = await this.#opts.list();
+    const fresh: Store<T> = new Map();
+    let size = 0;
+    let cont: string | undefined;
+    let rv = '';
+    const transform = this.#opts.transform as (raw: unknown) => T;
+    do {
+      const opts: ListOptions = { limit: PAGE_SIZE };
+      if (cont) opts.continue = cont;
+      else if (!this.#synced) opts.resourceVersion = '0';
+      if (this.#opts.labelSelector) opts.labelSelector = this.#opts.labelSelector;
+      const page = await this.#opts.list(opts);
+      for (const raw of page.items) {
+        const obj = transform(raw);
+        const ns = obj.metadata.namespace ?? '';
+        let m = fresh.get(ns);
+        if (!m) fresh.set(ns, (m = new Map()));
+        if (!m.has(obj.metadata.name)) size++;
+        m.set(obj.metadata.name, obj);
+      }
+      cont = page.continue;
+      rv = page.resourceVersion;
+    } while (cont);
     this.#relist = false;
-    const fresh = new Map<string, T>();
-    for (const item of result.items) fresh.set(keyOf(item), item);
-    for (const [k, old] of this.#cache) if (!fresh.has(k)) this.#emit({ type: 'delete', obj: old });
+    for (const [ns, m] of this.#cache) {
+      const f = fresh.get(ns);
+      for (const [name, old] of m) if (!f?.has(name)) this.#emit({ type: 'delete', obj: old });
+    }
     const previous = this.#cache;
     this.#cache = fresh;
-    for (const [k, obj] of fresh) {
-      const old = previous.get(k);
-      if (!old) this.#emit({ type: 'add', obj });
-      else if (old.metadata?.resourceVersion !== obj.metadata?.resourceVersion) this.#emit({ type: 'update', obj, old });
+    this.#size = size;
+    for (const [ns, m] of fresh) {
+      const p = previous.get(ns);
+      for (const [name, obj] of m) {
+        const old = p?.get(name);
+        if (!old) this.#emit({ type: 'add', obj });
+        else if (old.metadata.resourceVersion !== obj.metadata.resourceVersion) this.#emit({ type: 'update', obj, old });
+      }
     }
-    this.#rv = result.resourceVersion;
+    this.#rv = rv;
     this.#lastEventAt = this.#clock.now();
     if (!this.#synced) {
       this.#synced = true;
       for (const w of this.#syncWaiters.splice(0)) w();
     }
-    this.#status({ type: 'synced', items: fresh.size, durationMs: this.#clock.now() - started });
+    this.#status({ type: 'synced', items: size, durationMs: this.#clock.now() - started });
   }
 
   #watchOnce(): Promise<void> {
@@ -213,6 +266,7 @@ export class Informer<T extends Meta> {
         silence.unref?.();
       };
       const query: Record<string, string | number | boolean> = { resourceVersion: this.#rv, allowWatchBookmarks: true, timeoutSeconds: timeout };
+      // A bookmark carries only a resourceVersion: not an object to convert.
       if (this.#opts.labelSelector) query['labelSelector'] = this.#opts.labelSelector;
       armSilenceTimer();
       this.#opts.kube
@@ -221,7 +275,7 @@ export class Informer<T extends Meta> {
           query,
           (type, raw) => {
             armSilenceTimer();
-            this.#onWatchEvent(type, raw as T & { code?: number; message?: string }, finish);
+            this.#onWatchEvent(type, raw, finish);
           },
           (err) => {
             const e = err as { statusCode?: number } | null;
@@ -242,44 +296,71 @@ export class Informer<T extends Meta> {
     });
   }
 
-  #onWatchEvent(type: string, obj: T & { code?: number; message?: string }, finish: (err: unknown) => void): void {
+  #onWatchEvent(type: string, raw: unknown, finish: (err: unknown) => void): void {
     this.#lastEventAt = this.#clock.now();
+    const transform = this.#opts.transform as (raw: unknown) => T;
+    let rv: string | undefined;
     switch (type) {
       case 'ADDED':
       case 'MODIFIED': {
-        const k = keyOf(obj);
-        const old = this.#cache.get(k);
-        this.#cache.set(k, obj);
+        const obj = transform(raw);
+        const old = this.#put(obj);
         this.#emit(old ? { type: 'update', obj, old } : { type: 'add', obj });
+        rv = obj.metadata.resourceVersion;
         break;
       }
       case 'DELETED': {
-        const k = keyOf(obj);
-        const old = this.#cache.get(k);
-        this.#cache.delete(k);
+        const obj = transform(raw);
+        const old = this.#remove(obj);
         this.#emit({ type: 'delete', obj: old ?? obj });
+        rv = obj.metadata.resourceVersion;
         break;
       }
       case 'BOOKMARK':
+        rv = (raw as { metadata?: { resourceVersion?: string } } | null)?.metadata?.resourceVersion;
         break;
       case 'ERROR': {
         // The server ends the watch after an ERROR event; 410 means our resourceVersion is too old.
-        if (obj.code === 410) {
+        const status = (raw ?? {}) as { code?: number; message?: string };
+        if (status.code === 410) {
           this.#rv = '';
           this.#status({ type: 'watch-expired' });
           this.#abortWatch();
           finish(null);
         } else {
           this.#abortWatch();
-          finish(new Error(`watch of ${this.name} failed: ${obj.code ?? ''} ${obj.message ?? ''}`));
+          finish(new Error(`watch of ${this.name} failed: ${status.code ?? ''} ${status.message ?? ''}`));
         }
         return;
       }
       default:
         return;
     }
-    const rv = obj.metadata?.resourceVersion;
     if (rv) this.#rv = rv;
+  }
+
+  /** Stores obj; returns what it replaced. */
+  #put(obj: T): T | undefined {
+    const ns = obj.metadata.namespace ?? '';
+    let m = this.#cache.get(ns);
+    if (!m) this.#cache.set(ns, (m = new Map()));
+    const old = m.get(obj.metadata.name);
+    m.set(obj.metadata.name, obj);
+    if (!old) this.#size++;
+    return old;
+  }
+
+  /** Removes obj; a namespace's index entry goes with its last object, so nothing outlives it. */
+  #remove(obj: T): T | undefined {
+    const ns = obj.metadata.namespace ?? '';
+    const m = this.#cache.get(ns);
+    const old = m?.get(obj.metadata.name);
+    if (m && old) {
+      m.delete(obj.metadata.name);
+      this.#size--;
+      if (m.size === 0) this.#cache.delete(ns);
+    }
+    return old;
   }
 
   #abortWatch(): void {
@@ -322,12 +403,4 @@ export class Informer<T extends Meta> {
       };
     });
   }
-}
-
-function key(namespace: string | undefined, name: string): string {
-  return `${namespace ?? ''}/${name}`;
-}
-
-function keyOf(obj: Meta): string {
-  return key(obj.metadata?.namespace, obj.metadata?.name ?? '');
 }

@@ -19,7 +19,7 @@
  *
  * The clock and the Kube calls are injected; there is no logging here, only typed callbacks.
  */
-import { type V1Lease, V1MicroTime } from '@kubernetes/client-node';
+import type { V1Lease, V1MicroTime } from '@kubernetes/client-node';
 import { KubeError, type Kube } from './client.js';
 
 /** Time source for the elector; inject a fake one in tests. */
@@ -106,7 +106,20 @@ export type AttemptResult =
 
 /** Microsecond-precision timestamp for the Lease's acquireTime and renewTime. */
 export function microTime(ms: number): V1MicroTime {
-  return new V1MicroTime(ms);
+  return new MicroTime(ms);
+}
+
+/**
+ * A Date that serializes with microseconds (`...T10:00:00.123000Z`), as client-node's V1MicroTime
+ * does; ours, so that the elector needs none of client-node's generated models at runtime.
+ */
+class MicroTime extends Date {
+  override toISOString(): string {
+    return `${super.toISOString().slice(0, -1)}000Z`;
+  }
+  override toJSON(): string {
+    return this.toISOString();
+  }
 }
 
 /** A Lease time as sent on the wire (read Leases carry strings; written ones V1MicroTime). */

@@ -2,15 +2,14 @@
  * RBAC of manifests/: the operator runs as its own ServiceAccount, bound by the manifests'
  * ClusterRole and Role, under the API server's real RBAC authorizer, and everything works with no
  * 403. The grant is exactly what the code uses: the verbs are derived from the code (the
- * client-node methods src/kube/client.ts calls, the paths the informers watch), not from a list.
+ * routes of the requests src/kube/client.ts sends, the paths the informers watch), not from a list.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import * as k8s from '@kubernetes/client-node';
-import { ApiException, AuthorizationV1Api, CoordinationV1Api, KubeConfig, type V1APIResourceList, type V1Secret } from '@kubernetes/client-node';
+import { ApiException, AuthorizationV1Api, CoordinationV1Api, CoreV1Api, KubeConfig, type V1APIResourceList, type V1Secret } from '@kubernetes/client-node';
 import { FLAGS } from '../../src/config.js';
 import { uniqueName } from '../harness/kube.js';
 import { CLUSTER_SCOPED_KINDS, type Obj, type OperatorIdentity, StrictObjectApi, installOperatorIdentity, readKustomization, render } from '../harness/manifests.js';
@@ -37,55 +36,31 @@ interface Access {
 }
 const accessKey = (a: Access): string => `${a.group || 'core'}/${a.resource}:${a.verb}`;
 
-/** client-node method name prefix -> RBAC verb (longest prefix first). */
-const VERB_OF_PREFIX: [string, string][] = [
-  ['deleteCollection', 'deletecollection'],
-  ['list', 'list'],
-  ['read', 'get'],
-  ['create', 'create'],
-  ['replace', 'update'],
-  ['patch', 'patch'],
-  ['delete', 'delete'],
-];
-
-type ApiClass = new (config: k8s.Configuration) => { getAPIResources(): Promise<V1APIResourceList> };
-
 /**
- * Every client-node call in src/kube/client.ts, as (group, resource, verb). The API clients are
- * found by their construction (`const core = pooledApi(kc, CoreV1Api, ...)`), each call
- * `<client>.<method>(` is split into a verb prefix and a kind (+ subresource), and the kind is
- * resolved to its resource name with the API server's discovery for that API.
+ * Every request of src/kube/client.ts, as (group, resource, verb). Each request's method and path
+ * are built from a literal `route({ verb: ..., group: ..., resource: ... })` there, so the scan
+ * reads what the code sends. Each resource is checked against the API server's discovery.
  */
 async function clientCalls(kc: KubeConfig): Promise<{ access: Access[]; calls: string[] }> {
   const text = readFileSync(join(REPO_ROOT, 'src', 'kube', 'client.ts'), 'utf8');
-  const clients = new Map<string, string>();
-  for (const m of text.matchAll(/const (\w+) = (?:pooledApi\(\s*kc,\s*|kc\.makeApiClient\(\s*)(\w+Api)\b/g)) clients.set(m[1] ?? '', m[2] ?? '');
-  assert.ok(clients.size > 0, 'found the API clients of src/kube/client.ts');
-  const discovery = new Map<string, V1APIResourceList>();
-  for (const cls of new Set(clients.values())) {
-    const ctor = (k8s as unknown as Record<string, ApiClass | undefined>)[cls];
-    assert.ok(ctor, `${cls} is a client-node API class`);
-    discovery.set(cls, await kc.makeApiClient(ctor).getAPIResources());
-  }
   const access: Access[] = [];
   const calls: string[] = [];
-  for (const m of text.matchAll(/\b(\w+)\s*\.\s*(\w+)\s*\(/g)) {
-    const cls = clients.get(m[1] ?? '');
-    if (!cls) continue;
-    const method = m[2] ?? '';
-    calls.push(`${m[1]}.${method}`);
-    const prefix = VERB_OF_PREFIX.find(([p]) => method.startsWith(p) && /[A-Z]/.test(method[p.length] ?? ''));
-    assert.ok(prefix, `${m[1]}.${method}: no RBAC verb for this method prefix; extend VERB_OF_PREFIX`);
-    const rest = method.slice(prefix[0].length).replace(/^Namespaced/, '').replace(/ForAllNamespaces$/, '');
-    const list = discovery.get(cls) as V1APIResourceList;
-    const main = list.resources.filter((r) => !r.name.includes('/')).sort((a, b) => b.kind.length - a.kind.length);
-    const res = main.find((r) => rest.startsWith(r.kind));
-    assert.ok(res, `${m[1]}.${method}: no resource of ${list.groupVersion} has a kind that ${rest} starts with`);
-    const sub = rest.slice(res.kind.length).toLowerCase();
-    const resource = sub ? `${res.name}/${sub}` : res.name;
-    assert.ok(list.resources.some((r) => r.name === resource), `${m[1]}.${method}: ${resource} is served by ${list.groupVersion}`);
-    const gv = list.groupVersion;
-    access.push({ group: gv.includes('/') ? gv.slice(0, gv.indexOf('/')) : '', resource, verb: prefix[1] });
+  const discovery = new Map<string, V1APIResourceList>();
+  const resources = async (group: string): Promise<V1APIResourceList> => {
+    let l = discovery.get(group);
+    if (!l) {
+      l = group === '' ? await kc.makeApiClient(CoreV1Api).getAPIResources() : await kc.makeApiClient(CoordinationV1Api).getAPIResources();
+      discovery.set(group, l);
+    }
+    return l;
+  };
+  for (const m of text.matchAll(/\broute\(\{ verb: '(\w+)', group: '([\w.]*)', resource: '([\w/]+)'/g)) {
+    const [, verb = '', group = '', resource = ''] = m;
+    calls.push(`${verb} ${group || 'core'}/${resource}`);
+    assert.ok(['', 'coordination.k8s.io'].includes(group), `${group}: an API group the client knows`);
+    const list = await resources(group);
+    assert.ok(list.resources.some((r) => r.name === resource), `${resource} is served by ${list.groupVersion}`);
+    access.push({ group, resource, verb });
   }
   return { access, calls };
 }
@@ -248,9 +223,9 @@ describe('least privilege', () => {
     const { paths } = watchedPaths();
     assert.ok(calls.length >= 10, `client calls found: ${calls.join(', ')}`);
     assert.ok(paths.length >= 1, 'watched paths found');
-    // The scan covers the whole client: every call on an API client is one of them.
+    // The scan covers the whole client: every request goes through route(), and every route() is one of them.
     const text = readFileSync(join(REPO_ROOT, 'src', 'kube', 'client.ts'), 'utf8');
-    assert.equal(calls.length, [...text.matchAll(/\b(?:core|coord)\s*\.\s*\w+\s*\(/g)].length);
+    assert.equal(calls.length, [...text.matchAll(/\broute\(\{/g)].length);
   });
 
   it('grants in the ClusterRole and the Role exactly the verbs the code uses, per resource: nothing more, nothing missing', () => {
@@ -327,7 +302,7 @@ describe('least privilege', () => {
   });
 
   it('gets 403 from the API server for a call outside the grant', async () => {
-    const core = saKc.makeApiClient(k8s.CoreV1Api);
+    const core = saKc.makeApiClient(CoreV1Api);
     await assert.rejects(core.listNamespacedConfigMap({ namespace: 'default' }), (e: unknown) => e instanceof ApiException && e.code === 403);
   });
 });

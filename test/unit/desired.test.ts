@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
 import {
+  dataHash,
   type NamespaceVerdict,
   type Policy,
   type PullSecretsChange,
@@ -81,7 +82,7 @@ const collectCases: { name: string; secrets: SecretLike[]; policy?: Partial<Poli
     want: {
       valid: ['all-icr-io', 'bluemix-default-secret-regional', 'default-icr-io', 'default-uk-icr-io', 'default-us-icr-io'].map((name) => {
         const s = fixtureSecret(name);
-        return { name, ref: `default/${name}`, type: s.type ?? '', data: { ...(s.data ?? {}) } };
+        return { name, ref: `default/${name}`, type: s.type ?? '', data: { ...(s.data ?? {}) }, dataHash: dataHash(s.data) };
       }),
       invalid: [],
     },
@@ -89,7 +90,7 @@ const collectCases: { name: string; secrets: SecretLike[]; policy?: Partial<Poli
   {
     name: 'TestSourceKeepsOnlyTypeAndData',
     secrets: [pullSecret('default-us-icr-io', ['us.icr.io'], { labels: { team: 'x' }, annotations: { note: 'y' } })],
-    want: { valid: [{ name: 'default-us-icr-io', ref: 'default/default-us-icr-io', type: DOCKER_CONFIG_JSON, data: { ...(usIcr.data ?? {}) } }], invalid: [] },
+    want: { valid: [{ name: 'default-us-icr-io', ref: 'default/default-us-icr-io', type: DOCKER_CONFIG_JSON, data: { ...(usIcr.data ?? {}) }, dataHash: dataHash(usIcr.data) }], invalid: [] },
   },
   {
     name: 'TestUnparsablePullSecretIsInvalid',
@@ -115,7 +116,7 @@ const collectCases: { name: string; secrets: SecretLike[]; policy?: Partial<Poli
     name: 'TestConfiguredSourceNamespace',
     secrets: [pullSecret('default-us-icr-io', ['us.icr.io'], { namespace: 'ibm-secrets' }), pullSecret('all-icr-io', ['icr.io'], { namespace: 'default' })],
     policy: { sourceNamespace: 'ibm-secrets' },
-    want: { valid: [{ name: 'default-us-icr-io', ref: 'ibm-secrets/default-us-icr-io', type: DOCKER_CONFIG_JSON, data: { ...(usIcr.data ?? {}) } }], invalid: [] },
+    want: { valid: [{ name: 'default-us-icr-io', ref: 'ibm-secrets/default-us-icr-io', type: DOCKER_CONFIG_JSON, data: { ...(usIcr.data ?? {}) }, dataHash: dataHash(usIcr.data) }], invalid: [] },
   },
 ];
 

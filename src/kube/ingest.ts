@@ -1,0 +1,68 @@
+/**
+ * Conversion at ingest: API objects, as they come off a list or a watch, become the small domain
+ * shapes reconcile reads, once, before they enter a cache (client-go's SetTransform). No
+ * managedFields, no `last-applied-configuration` of namespaces and ServiceAccounts, and no secret
+ * data except the sources': a copy keeps a hash of its actual data, computed here, so a hand edit
+ * is still noticed.
+ */
+import type { V1Namespace, V1Secret, V1ServiceAccount } from '@kubernetes/client-node';
+import { dataHash } from '../domain/desired.js';
+import { COPY_LABEL, PREFIX } from '../domain/naming.js';
+import { PULL_SECRET_TYPES } from '../domain/sources.js';
+import type { NamespaceLike, ObjectMeta, SecretLike, ServiceAccountLike } from '../domain/types.js';
+
+type WireMeta = V1Namespace['metadata'];
+
+/** Only our own keys (`pullsecret-operator.io/...`): the rest of an object's annotations is not read. */
+function ours(annotations: Record<string, string> | undefined): Record<string, string> | undefined {
+  if (!annotations) return undefined;
+  let out: Record<string, string> | undefined;
+  for (const [k, v] of Object.entries(annotations)) if (k.startsWith(PREFIX)) (out ??= {})[k] = v;
+  return out;
+}
+
+function meta(m: WireMeta, keep: { labels: boolean; annotations: 'all' | 'ours' }): ObjectMeta {
+  const out: ObjectMeta = { name: m?.name ?? '' };
+  if (m?.namespace) out.namespace = m.namespace;
+  if (m?.resourceVersion) out.resourceVersion = m.resourceVersion;
+  if (m?.uid) out.uid = m.uid;
+  if (keep.labels && m?.labels && Object.keys(m.labels).length > 0) out.labels = m.labels;
+  const annotations = keep.annotations === 'all' ? m?.annotations : ours(m?.annotations);
+  if (annotations && Object.keys(annotations).length > 0) out.annotations = annotations;
+  // Wire timestamps are strings; a present one is all reconcile asks about.
+  if (m?.deletionTimestamp) out.deletionTimestamp = String(m.deletionTimestamp as unknown);
+  return out;
+}
+
+/** A Namespace: name, uid, labels (the selector reads them), our annotations, deletion state. */
+export function namespaceOf(raw: V1Namespace): NamespaceLike {
+  const out: NamespaceLike = { metadata: meta(raw.metadata, { labels: true, annotations: 'ours' }) };
+  if (raw.status?.phase === 'Terminating') out.status = { phase: 'Terminating' };
+  return out;
+}
+
+/** A ServiceAccount: name, our annotations, deletion state and the names in imagePullSecrets. */
+export function serviceAccountOf(raw: V1ServiceAccount): ServiceAccountLike {
+  const out: ServiceAccountLike = { metadata: meta(raw.metadata, { labels: false, annotations: 'ours' }) };
+  if (raw.imagePullSecrets) out.imagePullSecrets = raw.imagePullSecrets.map((e) => ({ name: e.name }));
+  return out;
+}
+
+/**
+ * A copy: its metadata (labels and annotations whole: an update carries them back, so other
+ * tools' keys are kept), type, immutability and the hash of its data, not the data.
+ */
+export function copyOf(raw: V1Secret): SecretLike {
+  const out: SecretLike = { metadata: meta(raw.metadata, { labels: true, annotations: 'all' }), dataHash: dataHash(raw.data) };
+  if (raw.type !== undefined) out.type = raw.type;
+  if (raw.immutable) out.immutable = true;
+  return out;
+}
+
+/** A secret of the source namespace: data kept only when it can be a source (a pull secret, or labelled). */
+export function sourceOf(raw: V1Secret): SecretLike {
+  const out: SecretLike = { metadata: meta(raw.metadata, { labels: true, annotations: 'ours' }) };
+  if (raw.type !== undefined) out.type = raw.type;
+  if (raw.data && (PULL_SECRET_TYPES.includes(raw.type ?? '') || raw.metadata?.labels?.[COPY_LABEL] !== undefined)) out.data = raw.data;
+  return out;
+}
