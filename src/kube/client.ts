@@ -57,7 +57,7 @@ function statusBody(body: unknown): StatusBody {
       return { message: body.slice(0, 200) };
     }
   }
-  return (body ?? {}) as StatusBody;
+  return (body ?? {});
 }
 
 /** The KubeError of an API answer with status `code` and body `body` (a metav1.Status, usually). */
@@ -189,7 +189,7 @@ async function transport(kc: KubeConfig): Promise<Transport> {
     cached = { at: Date.now(), headers: out };
     return out;
   };
-  return { server, agent, watchAgent, request: (secure ? https.request : http.request) as typeof https.request, headers };
+  return { server, agent, watchAgent, request: (secure ? https.request : http.request), headers };
 }
 
 function queryString(q: Record<string, string | number | boolean | undefined>): string {

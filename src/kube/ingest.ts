@@ -30,7 +30,7 @@ function meta(m: WireMeta, keep: { labels: boolean; annotations: 'all' | 'ours' 
   const annotations = keep.annotations === 'all' ? m?.annotations : ours(m?.annotations);
   if (annotations && Object.keys(annotations).length > 0) out.annotations = annotations;
   // Wire timestamps are strings; a present one is all reconcile asks about.
-  if (m?.deletionTimestamp) out.deletionTimestamp = String(m.deletionTimestamp as unknown);
+  if (m?.deletionTimestamp) out.deletionTimestamp = String(m.deletionTimestamp);
   return out;
 }
 

@@ -269,7 +269,7 @@ describe('LeaderElector.tryAcquireOrRenew', () => {
       }
       if (r.ok) {
         const spec = kube.stored?.spec ?? {};
-        assert.equal(spec.renewTime as unknown, new Date(clock.now()).toISOString().replace('Z', '000Z'), 'renewTime is now, in microseconds');
+        assert.equal(spec.renewTime, new Date(clock.now()).toISOString().replace('Z', '000Z'), 'renewTime is now, in microseconds');
         assert.match(String(spec.acquireTime), MICRO);
       }
     });
@@ -295,7 +295,7 @@ describe('LeaderElector.run', () => {
     assert.equal(kube.writes.length, 5, 'created, then renewed every retryPeriod');
     const acquire = new Set(kube.writes.map((w) => w.spec?.acquireTime));
     assert.equal(acquire.size, 1);
-    assert.equal(kube.stored?.spec?.renewTime as unknown, new Date(clock.now()).toISOString().replace('Z', '000Z'));
+    assert.equal(kube.stored?.spec?.renewTime, new Date(clock.now()).toISOString().replace('Z', '000Z'));
     await e.stop({ release: false });
     await done;
     assert.equal(rec.started.length, 1);
