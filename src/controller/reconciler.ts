@@ -5,6 +5,7 @@
 import { collectSources, isManaged, pullSecretsChange, serviceAccountSelected, isOptedOut, type Policy, type PullSecretsChange, type SourceSet } from '../domain/desired.js';
 import { planNamespace, planServiceAccounts, type Plan, type Report, type SecretAction } from '../domain/plan.js';
 import type { NamespaceLike, SecretLike, ServiceAccountLike } from '../domain/types.js';
+import { ORPHANED_SINCE_ANNOTATION } from '../domain/naming.js';
 import { KubeError, type Kube } from '../kube/client.js';
 import type { Informer } from '../kube/informers.js';
 import { copyOf } from '../kube/ingest.js';
@@ -75,8 +76,6 @@ export class Reconciler {
   #d: ReconcilerDeps;
   /** Namespace -> names there held by secrets that are not ours (learnt from AlreadyExists). */
   #foreign = new Map<string, Set<string>>();
-  /** Source ref -> when it was first seen missing. */
-  #orphanSince = new Map<string, number>();
   #outcomes = new Map<string, Outcome>();
   #sourcesMemo: { key: string; set: SourceSet } | undefined;
   /** Our writes whose watch events have not arrived: the cache still shows what they replaced. */
@@ -103,7 +102,6 @@ export class Reconciler {
     const { policy, caches, logger } = this.#d;
     // 1. The source namespace key: report sources that cannot be copied.
     const sources = this.#sources();
-    this.#trackOrphans(sources.valid.map((s) => s.ref));
     if (namespace === policy.sourceNamespace) {
       for (const bad of sources.invalid) {
         const secret = caches.sources.get(policy.sourceNamespace, bad.name);
@@ -146,7 +144,6 @@ export class Reconciler {
           copies,
           serviceAccounts: caches.serviceAccounts.list(namespace),
           foreign,
-          orphanSince: this.#orphanSince,
           now: this.#d.clock.now(),
         },
         policy,
@@ -157,7 +154,6 @@ export class Reconciler {
         if (plan.verdict.reason === 'gone') this.forgetNamespace(namespace);
         return;
       }
-      for (const ref of plan.orphans) if (!this.#orphanSince.has(ref)) this.#orphanSince.set(ref, this.#d.clock.now());
       this.#report(namespace, ns, plan.reports, outcome);
       // The copies of a namespace are independent: written at once.
       const upserts = plan.upserts.filter((a) => !this.expectations.pending('Secret', namespace, actionName(a))); // our last write's event is on the way
@@ -176,7 +172,13 @@ export class Reconciler {
       if (sa) await this.#patchServiceAccount({ ...sa, metadata: { ...sa.metadata, namespace } }, action.change, finalPlan, outcome);
     });
 
-    // 4. Deletes last, once no ServiceAccount names them.
+    // 4. Grace clocks that start now are written on their copies, so a restart keeps them.
+    await all(
+      plan.marks.filter((m) => !this.expectations.pending('Secret', namespace, m.name)),
+      (m) => this.#markOrphan(namespace, m.name, m.since),
+    );
+
+    // 5. Deletes last, once no ServiceAccount names them.
     await all(
       plan.deletes.filter((a) => !this.expectations.pending('Secret', namespace, actionName(a))),
       (a) => this.#applySecret(namespace, a, outcome),
@@ -276,6 +278,32 @@ export class Reconciler {
     return 'ok';
   }
 
+  /**
+   * Writes the start of a copy's grace clock on it. The cache holds no data of copies, so this is
+   * a read and a resourceVersion-guarded PUT of what was read; it happens once per copy whose
+   * source goes away.
+   */
+  async #markOrphan(namespace: string, name: string, since: number): Promise<void> {
+    const { kube, logger, dryRun } = this.#d;
+    if (dryRun) return; // the plan already counts from now
+    const live = await kube.getSecret(namespace, name);
+    if (!live?.metadata || !isManaged(copyOf(live)) || live.metadata.annotations?.[ORPHANED_SINCE_ANNOTATION] !== undefined) return;
+    const { managedFields: _mf, ...metadata } = live.metadata;
+    this.expectations.expect('Secret', namespace, name);
+    try {
+      await kube.replaceSecret({
+        ...(live as SecretLike),
+        metadata: { ...(metadata as SecretLike['metadata']), annotations: { ...(metadata.annotations ?? {}), [ORPHANED_SINCE_ANNOTATION]: new Date(since).toISOString() } },
+      });
+    } catch (err) {
+      this.expectations.observed('Secret', namespace, name);
+      if (err instanceof KubeError && err.kind === 'NotFound') return;
+      if (err instanceof KubeError && err.kind === 'Conflict') this.#d.metrics?.conflict('secret');
+      throw err;
+    }
+    logger.info('source gone; grace period started', { namespace, secret: name, since: new Date(since).toISOString() });
+  }
+
   async #ignoreNotFound(p: Promise<void>): Promise<void> {
     try {
       await p;
@@ -324,10 +352,5 @@ export class Reconciler {
     const key = secrets.map((s) => `${s.metadata.name}@${s.metadata.resourceVersion ?? ''}`).sort().join(',');
     if (this.#sourcesMemo?.key !== key) this.#sourcesMemo = { key, set: collectSources(secrets, this.#d.policy) };
     return this.#sourcesMemo.set;
-  }
-
-  /** Sources that are present again stop their grace clock. */
-  #trackOrphans(presentRefs: readonly string[]): void {
-    for (const ref of presentRefs) this.#orphanSince.delete(ref);
   }
 }

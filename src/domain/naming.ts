@@ -10,6 +10,11 @@ export const MANAGED_BY_VALUE = 'pullsecret-operator';
 export const PREFIX = 'pullsecret-operator.io/';
 /** Annotation on a copy naming its source, as `namespace/name`. */
 export const SOURCE_ANNOTATION = `${PREFIX}source`;
+/**
+ * Annotation on a copy whose source is gone (or no longer qualifies): when the operator first saw
+ * it so, RFC 3339. The grace period counts from it, so it survives a restart and a failover.
+ */
+export const ORPHANED_SINCE_ANNOTATION = `${PREFIX}orphaned-since`;
 /** Label on a source-namespace secret: "true" makes it a source whatever its hosts, "false" never. */
 export const COPY_LABEL = `${PREFIX}copy`;
 /** Annotation on a Namespace or ServiceAccount: "true" opts it out. */

@@ -15,7 +15,7 @@ import {
   serviceAccountSelected,
   type PullSecretsChange,
 } from './desired.js';
-import { SOURCE_ANNOTATION, targetName } from './naming.js';
+import { ORPHANED_SINCE_ANNOTATION, SOURCE_ANNOTATION, targetName } from './naming.js';
 import type { NamespaceLike, SecretLike, ServiceAccountLike } from './types.js';
 
 export interface NamespaceState {
@@ -26,8 +26,6 @@ export interface NamespaceState {
   serviceAccounts: readonly ServiceAccountLike[];
   /** Names in this namespace held by secrets that are not ours. */
   foreign: ReadonlySet<string>;
-  /** Source ref -> when it was first seen missing (ms). Refs not in the map are missing since `now`. */
-  orphanSince: ReadonlyMap<string, number>;
   now: number;
 }
 
@@ -61,6 +59,8 @@ export interface Plan {
   reports: Report[];
   /** Grace clocks running: refs of missing sources, or `stray:<ns>/<name>` for strays. */
   orphans: string[];
+  /** Copies whose grace clock starts now: the time is written on them (ORPHANED_SINCE_ANNOTATION). */
+  marks: { name: string; since: number }[];
   /** When to look again (the earliest end of a grace period), if any. */
   requeueAfterMs?: number;
 }
@@ -68,7 +68,7 @@ export interface Plan {
 /** Plans one namespace. */
 export function planNamespace(state: NamespaceState, policy: Policy): Plan {
   const verdict = namespaceVerdict(state.namespace, policy);
-  const plan: Plan = { verdict, upserts: [], deletes: [], wanted: [], reports: [], orphans: [] };
+  const plan: Plan = { verdict, upserts: [], deletes: [], wanted: [], reports: [], orphans: [], marks: [] };
   if (verdict.kind === 'hands-off' || !state.namespace) return plan;
   const ns = state.namespace.metadata.name;
   const copies = new Map(state.copies.filter(isManaged).map((c) => [c.metadata.name, c]));
@@ -104,7 +104,11 @@ export function planNamespace(state: NamespaceState, policy: Policy): Plan {
       plan.upserts.push({ op: 'create', secret: desired, source: source.ref });
     } else if ((existing.type ?? '') !== desired.type) {
       plan.upserts.push(recreateOf(existing, desired, source.ref, `type changed from ${existing.type ?? ''} to ${desired.type ?? ''}`));
-    } else if (copyDataHash(existing) !== source.dataHash || existing.metadata.annotations?.[SOURCE_ANNOTATION] !== source.ref) {
+    } else if (
+      copyDataHash(existing) !== source.dataHash ||
+      existing.metadata.annotations?.[SOURCE_ANNOTATION] !== source.ref ||
+      existing.metadata.annotations?.[ORPHANED_SINCE_ANNOTATION] !== undefined // its source is back: the grace clock stops
+    ) {
       if (existing.immutable) plan.upserts.push(recreateOf(existing, desired, source.ref, 'copy is immutable'));
       else plan.upserts.push({ op: 'update', secret: updated(existing, desired, source.ref), source: source.ref });
     }
@@ -123,14 +127,17 @@ export function planNamespace(state: NamespaceState, policy: Policy): Plan {
       plan.wanted.push(c.metadata.name);
       continue;
     }
-    // The grace clock runs per missing source. A copy whose source exists but maps to another name
-    // (a hand-labelled or renamed secret) is a stray: its clock is its own.
+    // The grace clock of a copy starts when the operator first sees its source missing (or, for a
+    // stray, a copy whose source exists but maps to another name, when it first sees it), and is
+    // kept on the copy itself, so that a restart or a failover does not start it again.
     const clock = present.has(ref) ? `stray:${ns}/${c.metadata.name}` : ref;
-    const since = state.orphanSince.get(clock) ?? state.now;
+    const marked = orphanedSince(c);
+    const since = marked ?? state.now;
     const left = since + policy.orphanGraceMs - state.now;
     if (left > 0) {
       plan.orphans.push(clock);
       plan.wanted.push(c.metadata.name);
+      if (marked === undefined) plan.marks.push({ name: c.metadata.name, since });
       requeue = requeue === undefined ? left : Math.min(requeue, left);
     } else {
       plan.deletes.push(deleteOf(c, `source ${ref || '(unknown)'} gone for longer than the grace period`));
@@ -139,6 +146,14 @@ export function planNamespace(state: NamespaceState, policy: Policy): Plan {
   if (requeue !== undefined) plan.requeueAfterMs = requeue;
   plan.orphans = [...new Set(plan.orphans)];
   return plan;
+}
+
+/** The start of a copy's grace clock, from its annotation; undefined when absent or unreadable. */
+export function orphanedSince(c: SecretLike): number | undefined {
+  const raw = c.metadata.annotations?.[ORPHANED_SINCE_ANNOTATION];
+  if (raw === undefined) return undefined;
+  const t = Date.parse(raw);
+  return Number.isNaN(t) ? undefined : t;
 }
 
 /** The ServiceAccount writes for a namespace, given the names of our copies that exist (or were just written). */
@@ -175,9 +190,14 @@ function updated(existing: SecretLike, desired: SecretLike, source: string): Sec
     metadata: {
       ...existing.metadata,
       labels: { ...(existing.metadata.labels ?? {}), ...(desired.metadata.labels ?? {}) },
-      annotations: { ...(existing.metadata.annotations ?? {}), [SOURCE_ANNOTATION]: source },
+      annotations: { ...withoutOrphanMark(existing.metadata.annotations), [SOURCE_ANNOTATION]: source },
     },
     type: desired.type,
     data: { ...(desired.data ?? {}) },
   };
+}
+
+function withoutOrphanMark(annotations: Record<string, string> | undefined): Record<string, string> {
+  const { [ORPHANED_SINCE_ANNOTATION]: _mark, ...rest } = annotations ?? {};
+  return rest;
 }

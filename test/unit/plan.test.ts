@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
 import { type NamespaceVerdict, type Policy, type Source, type SourceSet, collectSources, desiredCopy } from '../../src/domain/desired.js';
-import { COPY_LABEL, MANAGED_BY_LABEL, MANAGED_BY_VALUE, SOURCE_ANNOTATION } from '../../src/domain/naming.js';
+import { COPY_LABEL, MANAGED_BY_LABEL, MANAGED_BY_VALUE, ORPHANED_SINCE_ANNOTATION, SOURCE_ANNOTATION } from '../../src/domain/naming.js';
 import { type NamespaceState, type Plan, type SecretAction, type ServiceAccountAction, planNamespace, planServiceAccounts } from '../../src/domain/plan.js';
 import { parseSelector } from '../../src/domain/selector.js';
 import { DOCKER_CFG, DOCKER_CONFIG_JSON } from '../../src/domain/sources.js';
@@ -43,14 +43,18 @@ function state(over: Partial<NamespaceState> = {}): NamespaceState {
     copies: [],
     serviceAccounts: [],
     foreign: new Set(),
-    orphanSince: new Map(),
     now: NOW,
     ...over,
   };
 }
 
 function expectPlan(over: Partial<Plan> = {}): Plan {
-  return { verdict: { kind: 'target' }, upserts: [], deletes: [], wanted: [], reports: [], orphans: [], ...over };
+  return { verdict: { kind: 'target' }, upserts: [], deletes: [], wanted: [], reports: [], orphans: [], marks: [], ...over };
+}
+
+/** A copy whose grace clock started at `since` (the annotation the operator writes). */
+function orphaned(c: SecretLike, since: number): SecretLike {
+  return { ...c, metadata: { ...c.metadata, annotations: { ...(c.metadata.annotations ?? {}), [ORPHANED_SINCE_ANNOTATION]: new Date(since).toISOString() } } };
 }
 
 function withMeta(c: SecretLike, meta: Partial<SecretLike['metadata']>, rest: Partial<SecretLike> = {}): SecretLike {
@@ -227,18 +231,34 @@ const planCases: { name: string; state: NamespaceState; policy?: Partial<Policy>
   },
   // Orphans.
   {
-    name: 'TestSourceGoneJustNowKeepsCopyForTheWholeGracePeriod',
+    name: 'TestSourceGoneJustNowKeepsCopyForTheWholeGracePeriodAndStartsItsClockOnIt',
     state: state({ sources: NO_SOURCES, copies: [usCopyV1] }),
-    want: expectPlan({ wanted: ['team-a-us-icr-io'], orphans: [US_REF], requeueAfterMs: GRACE }),
+    want: expectPlan({ wanted: ['team-a-us-icr-io'], orphans: [US_REF], marks: [{ name: 'team-a-us-icr-io', since: NOW }], requeueAfterMs: GRACE }),
+  },
+  {
+    name: 'TestGraceClockOnTheCopySurvivesARestart',
+    // A new process (its `now` far from the clock's start) keeps counting from the annotation.
+    state: state({ sources: NO_SOURCES, copies: [orphaned(usCopyV1, NOW - GRACE + 1000)] }),
+    want: expectPlan({ wanted: ['team-a-us-icr-io'], orphans: [US_REF], requeueAfterMs: 1000 }),
+  },
+  {
+    name: 'TestUnreadableGraceClockStartsAgain',
+    state: state({ sources: NO_SOURCES, copies: [withMeta(usCopyV1, { annotations: { [SOURCE_ANNOTATION]: US_REF, [ORPHANED_SINCE_ANNOTATION]: 'yesterday' } })] }),
+    want: expectPlan({ wanted: ['team-a-us-icr-io'], orphans: [US_REF], marks: [{ name: 'team-a-us-icr-io', since: NOW }], requeueAfterMs: GRACE }),
+  },
+  {
+    name: 'TestSourceBackWithinGraceStopsTheClockOnTheCopy',
+    state: state({ sources: US_V1, copies: [orphaned(usCopyV1, NOW - 1000)] }),
+    want: expectPlan({ upserts: [{ op: 'update', source: US_REF, secret: usCopyV1 }], wanted: ['team-a-us-icr-io'] }),
   },
   {
     name: 'TestSourceGoneWithinGraceKeepsCopyAndRequeuesForTheRest',
-    state: state({ sources: NO_SOURCES, copies: [usCopyV1], orphanSince: new Map([[US_REF, NOW - 60_000]]) }),
+    state: state({ sources: NO_SOURCES, copies: [orphaned(usCopyV1, NOW - 60_000)] }),
     want: expectPlan({ wanted: ['team-a-us-icr-io'], orphans: [US_REF], requeueAfterMs: GRACE - 60_000 }),
   },
   {
     name: 'TestSourceGoneLongerThanGraceDeletesCopy',
-    state: state({ sources: NO_SOURCES, copies: [usCopyV1], orphanSince: new Map([[US_REF, NOW - GRACE]]) }),
+    state: state({ sources: NO_SOURCES, copies: [orphaned(usCopyV1, NOW - GRACE)] }),
     want: expectPlan({
       deletes: [{ op: 'delete', name: 'team-a-us-icr-io', resourceVersion: '7', reason: `source ${US_REF} gone for longer than the grace period` }],
     }),
@@ -253,19 +273,19 @@ const planCases: { name: string; state: NamespaceState; policy?: Partial<Policy>
   },
   {
     name: 'TestSourceThatStopsQualifyingIsAnOrphan',
-    state: state({ sources: US_NOT_COPIED, copies: [usCopyV1], orphanSince: new Map([[US_REF, NOW - 1000]]) }),
+    state: state({ sources: US_NOT_COPIED, copies: [orphaned(usCopyV1, NOW - 1000)] }),
     want: expectPlan({ wanted: ['team-a-us-icr-io'], orphans: [US_REF], requeueAfterMs: GRACE - 1000 }),
   },
   {
     name: 'TestSourceThatStoppedQualifyingLongAgoLosesItsCopy',
-    state: state({ sources: US_NOT_COPIED, copies: [usCopyV1], orphanSince: new Map([[US_REF, NOW - GRACE - 1]]) }),
+    state: state({ sources: US_NOT_COPIED, copies: [orphaned(usCopyV1, NOW - GRACE - 1)] }),
     want: expectPlan({
       deletes: [{ op: 'delete', name: 'team-a-us-icr-io', resourceVersion: '7', reason: `source ${US_REF} gone for longer than the grace period` }],
     }),
   },
   {
     name: 'TestCopyWithoutSourceAnnotationIsAnOrphanToo',
-    state: state({ sources: NO_SOURCES, copies: [withMeta(usCopyV1, { annotations: {} })], orphanSince: new Map([['', NOW - GRACE]]) }),
+    state: state({ sources: NO_SOURCES, copies: [withMeta(usCopyV1, { annotations: { [ORPHANED_SINCE_ANNOTATION]: new Date(NOW - GRACE).toISOString() } })] }),
     want: expectPlan({
       deletes: [{ op: 'delete', name: 'team-a-us-icr-io', resourceVersion: '7', reason: 'source (unknown) gone for longer than the grace period' }],
     }),
@@ -274,17 +294,13 @@ const planCases: { name: string; state: NamespaceState; policy?: Partial<Policy>
     name: 'TestSeveralOrphansRequeueAtTheEarliestEnd',
     state: state({
       sources: NO_SOURCES,
-      copies: [storedCopy(only(sourcesOf(pullSecret('all-icr-io', ['icr.io']))), 'team-a', 'all-icr-io', '3'), usCopyV1],
-      orphanSince: new Map([
-        [ALL_REF, NOW - 1000],
-        [US_REF, NOW - 5000],
-      ]),
+      copies: [orphaned(storedCopy(only(sourcesOf(pullSecret('all-icr-io', ['icr.io']))), 'team-a', 'all-icr-io', '3'), NOW - 1000), orphaned(usCopyV1, NOW - 5000)],
     }),
     want: expectPlan({ wanted: ['all-icr-io', 'team-a-us-icr-io'], orphans: [ALL_REF, US_REF], requeueAfterMs: GRACE - 5000 }),
   },
   {
     name: 'TestUnparsableSourceKeepsItsCopiesAsTheyAre',
-    state: state({ sources: US_BROKEN, copies: [usCopyV1], orphanSince: new Map([[US_REF, NOW - 10 * GRACE]]) }),
+    state: state({ sources: US_BROKEN, copies: [orphaned(usCopyV1, NOW - 10 * GRACE)] }),
     want: expectPlan({ wanted: ['team-a-us-icr-io'] }),
   },
   {
@@ -294,7 +310,7 @@ const planCases: { name: string; state: NamespaceState; policy?: Partial<Policy>
   },
   {
     name: 'TestSecretsWithoutOurLabelAreNeverDeleted',
-    state: state({ sources: NO_SOURCES, copies: [secret('team-a-us-icr-io', DOCKER_CONFIG_JSON, {}, { namespace: 'team-a' })], orphanSince: new Map([['', 0]]) }),
+    state: state({ sources: NO_SOURCES, copies: [secret('team-a-us-icr-io', DOCKER_CONFIG_JSON, {}, { namespace: 'team-a' })] }),
     want: expectPlan(),
   },
   // Namespaces that get no copies: ours removed.
@@ -535,8 +551,7 @@ const flowCases: FlowCase[] = [
     name: 'TestOrphanPastGraceLeavesServiceAccountsAndIsDeleted',
     state: state({
       sources: NO_SOURCES,
-      copies: [usCopyV1],
-      orphanSince: new Map([[US_REF, NOW - GRACE]]),
+      copies: [orphaned(usCopyV1, NOW - GRACE)],
       serviceAccounts: [serviceAccount('default', ['mine', 'team-a-us-icr-io'], { added: 'team-a-us-icr-io' })],
     }),
     want: {
@@ -549,8 +564,7 @@ const flowCases: FlowCase[] = [
     name: 'TestOrphanWithinGraceStaysOnServiceAccounts',
     state: state({
       sources: NO_SOURCES,
-      copies: [usCopyV1],
-      orphanSince: new Map([[US_REF, NOW - 1]]),
+      copies: [orphaned(usCopyV1, NOW - 1)],
       serviceAccounts: [serviceAccount('default', ['team-a-us-icr-io'], { added: 'team-a-us-icr-io' })],
     }),
     want: { upserts: [], deletes: [], serviceAccounts: [] },
@@ -597,6 +611,7 @@ test('planNamespace: TestStrayCopyOfAPresentSourceRunsItsOwnGraceClock', () => {
   assert.deepEqual(fresh.orphans, ['stray:team-a/stray-us']);
   assert.ok(fresh.wanted.includes('stray-us'), 'kept on ServiceAccounts during the grace period');
   assert.deepEqual(fresh.deletes, []);
-  const expired = planNamespace(state({ sources: US_V1, copies: [stray], orphanSince: new Map([['stray:team-a/stray-us', NOW - GRACE]]) }), P);
+  assert.deepEqual(fresh.marks, [{ name: 'stray-us', since: NOW }], 'its clock starts on the copy');
+  const expired = planNamespace(state({ sources: US_V1, copies: [orphaned(stray, NOW - GRACE)] }), P);
   assert.deepEqual(expired.deletes.map((a) => (a.op === 'delete' ? a.name : a.op)), ['stray-us']);
 });
