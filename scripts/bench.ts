@@ -7,6 +7,9 @@
  * - Rotation: from a source update to every namespace's copy carrying the new data.
  * - Cost: API requests the operator made per new namespace, and write requests during idle resyncs.
  * Usage: npm run bench [-- --namespaces 30]
+ *
+ * At scale, against a floor: `npm run bench -- scale` (see scripts/bench-scale.ts); memory under
+ * namespace churn: `npm run bench -- churn`.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -14,11 +17,13 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { CoreV1Api, KubeConfig, type V1Secret, Watch } from '@kubernetes/client-node';
 import { startControlPlane } from '../test/harness/control-plane.js';
+import { churnBench, scaleBench } from './bench-scale.js';
 import { applyIbmSecrets } from '../test/harness/fixtures.js';
 import { apiserverMetrics, apiserverWrites } from '../test/harness/kube.js';
 import { startOperator } from '../test/harness/operator.js';
 
-const { values } = parseArgs({ options: { namespaces: { type: 'string', default: '30' } } });
+const sub = process.argv[2];
+const { values } = sub === 'scale' || sub === 'churn' ? { values: { namespaces: '0' } } : parseArgs({ options: { namespaces: { type: 'string', default: '30' } } });
 const N = Number(values.namespaces);
 const COPIES = 5; // the IBM fixtures give five copies per namespace
 
@@ -90,7 +95,7 @@ async function main(): Promise<void> {
     const perNs = Object.fromEntries(Object.entries(afterVerbs).map(([v, n]) => [v, ((n - (beforeVerbs[v] ?? 0)) / N).toFixed(1)]).filter(([, n]) => n !== '0.0'));
 
     // 2. Rotation fan-out.
-    const src = (await core.readNamespacedSecret({ namespace: 'default', name: 'all-icr-io' })) as V1Secret;
+    const src = (await core.readNamespacedSecret({ namespace: 'default', name: 'all-icr-io' }));
     const rotated = Buffer.from(JSON.stringify({ auths: { 'icr.io': { username: 'iamapikey', password: 'bench-rotated' } } })).toString('base64');
     const pending = new Set(names);
     const rotation = new Promise<number>((resolve) => {
@@ -126,4 +131,6 @@ async function main(): Promise<void> {
   }
 }
 
-await main();
+if (sub === 'scale') await scaleBench(process.argv.slice(3));
+else if (sub === 'churn') await churnBench(process.argv.slice(3));
+else await main();

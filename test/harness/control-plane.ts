@@ -72,6 +72,8 @@ export interface StartOptions {
    * Deployments on it.
    */
   node?: boolean;
+  /** More flags for kube-controller-manager (the scale benchmark raises its client QPS). */
+  controllerManagerArgs?: readonly string[];
 }
 
 export function repoRoot(): string {
@@ -506,6 +508,7 @@ export async function startControlPlane(opts: StartOptions = {}): Promise<Contro
       '--root-ca-file', pki.caCert,
       '--service-account-private-key-file', pki.saKey,
       '--use-service-account-credentials=false',
+      ...(opts.controllerManagerArgs ?? []),
     ]);
     await waitUntil(
       'the default ServiceAccount in namespace default (kube-controller-manager)',

@@ -1,0 +1,519 @@
+/**
+ * `npm run bench -- scale`: the operator at scale against a floor, on a fresh local control plane.
+ *
+ *   npm run bench -- scale [--namespaces 5000] [--service-accounts 3] [--sources 3] [--idle 30]
+ *
+ * It builds the operator (npm run build), starts a control plane, creates N namespaces with S
+ * ServiceAccounts each (`default`, made by kube-controller-manager, and S-1 more) and K IBM-style
+ * sources in `default`, then measures, in the same run:
+ *
+ * 1. The floor: a client with no caches and one keep-alive agent of 32 sockets. It lists the
+ *    ServiceAccounts once; then, 32 namespaces at a time, makes the K creates at once and one
+ *    resourceVersion-guarded PUT per ServiceAccount. Its rotation is a GET and a PUT per copy, 32
+ *    at a time. Then everything it wrote is removed again.
+ * 2. The operator: the compiled bundle (package.json's bin) with the NODE_OPTIONS of
+ *    manifests/deployment.yaml and its default flags; cold-start convergence timed from process
+ *    start, 30 s of idle, then the rotation of one source.
+ *
+ * Converged: every ServiceAccount lists every copy, seen on a watch. Rotated: every copy of the
+ * source carries the new data, seen on a watch. Peak RSS: sampled every 100 ms from start to
+ * convergence; settled RSS: at the end of the idle period. API requests: the API server's own
+ * apiserver_request_total for namespaces, secrets and serviceaccounts, all clients (this
+ * benchmark's two watches and kube-controller-manager included).
+ *
+ * `npm run bench -- churn [--minutes 60] [--namespaces 200]` runs the operator under namespace
+ * churn (create and delete namespaces in a loop) and samples its RSS, to show that no
+ * per-namespace state outlives its namespace.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import https from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { startControlPlane, type ControlPlane } from '../test/harness/control-plane.js';
+import { REPO_ROOT } from '../test/harness/operator.js';
+
+const MANAGED = 'app.kubernetes.io/managed-by=pullsecret-operator';
+const SOURCE_NAMES = ['all-icr-io', 'default-us-icr-io', 'default-uk-icr-io', 'default-de-icr-io', 'default-au-icr-io', 'default-jp-icr-io', 'default-icr-io'];
+const REGISTRY_OF: Record<string, string> = { 'all-icr-io': 'icr.io', 'default-icr-io': 'icr.io' };
+const FLOOR_CONCURRENCY = 32;
+
+// ---------------------------------------------------------------------------------------------
+// A bare client: one keep-alive agent of 32 sockets, JSON in and out.
+
+interface Client {
+  req<T = unknown>(method: string, path: string, body?: unknown): Promise<T>;
+  watch(path: string, onEvent: (type: string, obj: Obj) => void): { abort(): void };
+  metrics(): Promise<string>;
+  close(): void;
+}
+
+interface Obj {
+  metadata: { name: string; namespace?: string; resourceVersion?: string; labels?: Record<string, string>; annotations?: Record<string, string> };
+  type?: string;
+  data?: Record<string, string>;
+  imagePullSecrets?: { name?: string }[];
+}
+
+function client(plane: ControlPlane): Client {
+  const tls = { ca: readFileSync(plane.caCertPath), cert: readFileSync(plane.adminCertPath), key: readFileSync(plane.adminKeyPath) };
+  const agent = new https.Agent({ ...tls, keepAlive: true, maxSockets: FLOOR_CONCURRENCY });
+  const watchAgent = new https.Agent({ ...tls, keepAlive: false });
+  const req = <T>(method: string, path: string, body?: unknown): Promise<T> =>
+    new Promise((resolve, reject) => {
+      const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
+      const r = https.request(`${plane.server}${path}`, { method, agent, headers: { Accept: 'application/json', ...(payload ? { 'Content-Type': 'application/json', 'Content-Length': payload.length } : {}) } }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          if ((res.statusCode ?? 0) >= 300) reject(Object.assign(new Error(`${method} ${path}: ${res.statusCode} ${text.slice(0, 200)}`), { code: res.statusCode }));
+          else resolve((text.startsWith('{') ? JSON.parse(text) : text) as T);
+        });
+      });
+      r.on('error', reject);
+      r.end(payload);
+    });
+  return {
+    req,
+    watch(path, onEvent) {
+      let partial = '';
+      const r = https.get(`${plane.server}${path}${path.includes('?') ? '&' : '?'}watch=true`, { agent: watchAgent }, (res) => {
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => {
+          partial += chunk;
+          let nl: number;
+          while ((nl = partial.indexOf('\n')) >= 0) {
+            const line = partial.slice(0, nl);
+            partial = partial.slice(nl + 1);
+            if (line.trim()) {
+              const ev = JSON.parse(line) as { type: string; object: Obj };
+              onEvent(ev.type, ev.object);
+            }
+          }
+        });
+      });
+      r.on('error', () => undefined);
+      return { abort: () => r.destroy() };
+    },
+    metrics: () => req<string>('GET', '/metrics'),
+    close: () => (agent.destroy(), watchAgent.destroy()),
+  };
+}
+
+/** Runs fn over items, `n` at a time. */
+async function pool<T>(items: readonly T[], n: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(n, items.length) }, async () => {
+      while (next < items.length) await fn(items[next++] as T);
+    }),
+  );
+}
+
+async function retry409<T>(fn: () => Promise<T>): Promise<T | undefined> {
+  try {
+    return await fn();
+  } catch (err) {
+    if ((err as { code?: number }).code === 409) return undefined;
+    throw err;
+  }
+}
+
+async function listAll(c: Client, path: string): Promise<{ items: Obj[]; rv: string }> {
+  const items: Obj[] = [];
+  let cont = '';
+  let rv = '';
+  do {
+    const l = await c.req<{ items: Obj[]; metadata: { continue?: string; resourceVersion: string } }>('GET', `${path}${path.includes('?') ? '&' : '?'}limit=500${cont ? `&continue=${encodeURIComponent(cont)}` : ''}`);
+    items.push(...l.items);
+    cont = l.metadata.continue ?? '';
+    rv = l.metadata.resourceVersion;
+  } while (cont);
+  return { items, rv };
+}
+
+// ---------------------------------------------------------------------------------------------
+// The API server's request counters.
+
+type Counts = Record<string, number>;
+
+/** apiserver_request_total for namespaces, secrets and serviceaccounts, by verb. */
+async function requestCounts(c: Client): Promise<Counts> {
+  const out: Counts = {};
+  for (const line of (await c.metrics()).split('\n')) {
+    if (!line.startsWith('apiserver_request_total{')) continue;
+    const resource = /resource="([a-z]+)"/.exec(line)?.[1] ?? '';
+    if (!['namespaces', 'secrets', 'serviceaccounts'].includes(resource)) continue;
+    const verb = /verb="([A-Z]+)"/.exec(line)?.[1] ?? '';
+    out[verb] = (out[verb] ?? 0) + Number(line.slice(line.lastIndexOf(' ') + 1));
+  }
+  return out;
+}
+
+const diff = (a: Counts, b: Counts): Counts => Object.fromEntries(Object.keys({ ...a, ...b }).map((k) => [k, (b[k] ?? 0) - (a[k] ?? 0)]).filter(([, v]) => v !== 0));
+const WRITES = ['POST', 'PUT', 'PATCH', 'DELETE', 'APPLY'];
+const writes = (c: Counts): number => WRITES.reduce((s, v) => s + (c[v] ?? 0), 0);
+const nonWatch = (c: Counts): number => Object.entries(c).filter(([v]) => v !== 'WATCH').reduce((s, [, n]) => s + n, 0);
+const fmtCounts = (c: Counts): string => Object.entries(c).sort().map(([v, n]) => `${v} ${n}`).join(', ') || 'none';
+
+// ---------------------------------------------------------------------------------------------
+// The objects.
+
+function pullSecretData(registry: string, password: string): Record<string, string> {
+  const auth = Buffer.from(`iamapikey:${password}`).toString('base64');
+  return { '.dockerconfigjson': Buffer.from(JSON.stringify({ auths: { [registry]: { username: 'iamapikey', password, auth } } })).toString('base64') };
+}
+
+function sourceRegistry(name: string): string {
+  return REGISTRY_OF[name] ?? `${name.split('-')[1] ?? 'us'}.icr.io`;
+}
+
+/** The copy names of the sources in a namespace (the operator's naming rule). */
+function copyNames(sources: readonly string[], ns: string): string[] {
+  return sources.map((s) => s.split('-').map((w) => (w === 'default' ? ns : w)).join('-'));
+}
+
+/** Watches every ServiceAccount; resolves when all of `names`' namespaces list every copy. */
+function convergenceWatch(c: Client, namespaces: readonly string[], sas: number, sources: readonly string[], fromRv: string): { done: Promise<number>; abort(): void } {
+  const want = new Map(namespaces.map((ns) => [ns, copyNames(sources, ns)]));
+  const ok = new Set<string>();
+  const total = namespaces.length * sas;
+  let resolve: (t: number) => void = () => undefined;
+  const done = new Promise<number>((r) => (resolve = r));
+  const w = c.watch(`/api/v1/serviceaccounts?resourceVersion=${fromRv}&allowWatchBookmarks=true`, (type, sa) => {
+    const ns = sa.metadata.namespace ?? '';
+    const names = want.get(ns);
+    if (!names) return;
+    const key = `${ns}/${sa.metadata.name}`;
+    const have = new Set((sa.imagePullSecrets ?? []).map((e) => e.name));
+    if (type !== 'DELETED' && names.every((n) => have.has(n))) ok.add(key);
+    else ok.delete(key);
+    if (ok.size === total) resolve(performance.now());
+  });
+  return { done, abort: () => w.abort() };
+}
+
+/** Watches the copies of one source; resolves when every namespace's copy carries `data`. */
+function rotationWatch(c: Client, namespaces: readonly string[], copyName: string, data: Record<string, string>, fromRv: string): { done: Promise<number>; abort(): void } {
+  const pending = new Set(namespaces);
+  const want = JSON.stringify(data);
+  let resolve: (t: number) => void = () => undefined;
+  const done = new Promise<number>((r) => (resolve = r));
+  const w = c.watch(`/api/v1/secrets?labelSelector=${encodeURIComponent(MANAGED)}&fieldSelector=metadata.name%3D${copyName}&resourceVersion=${fromRv}`, (type, s) => {
+    if (type !== 'DELETED' && JSON.stringify(s.data) === want) pending.delete(s.metadata.namespace ?? '');
+    if (pending.size === 0) resolve(performance.now());
+  });
+  return { done, abort: () => w.abort() };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Process sampling.
+
+interface Sample {
+  t: number;
+  rssKiB: number;
+  cpuTicks: number;
+}
+
+function sample(pid: number): Sample | undefined {
+  try {
+    const rss = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return { t: performance.now(), rssKiB: rss, cpuTicks: Number(f[11]) + Number(f[12]) };
+  } catch {
+    return undefined;
+  }
+}
+
+const mib = (kib: number): string => (kib / 1024).toFixed(0);
+
+/** NODE_OPTIONS of the operator container in manifests/deployment.yaml. */
+function deploymentNodeOptions(): string {
+  const text = readFileSync(join(REPO_ROOT, 'manifests', 'deployment.yaml'), 'utf8');
+  const m = /- name: NODE_OPTIONS\s*\n\s*value:\s*"?([^"\n]+)"?/.exec(text);
+  if (!m?.[1]) throw new Error('no NODE_OPTIONS in manifests/deployment.yaml');
+  return m[1].trim();
+}
+
+function bundlePath(): string {
+  const pkg = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { bin: Record<string, string> };
+  return join(REPO_ROOT, Object.values(pkg.bin)[0] ?? '');
+}
+
+interface OperatorRun {
+  pid: number;
+  started: number;
+  samples: Sample[];
+  stop(): Promise<void>;
+}
+
+function startCompiledOperator(kubeconfig: string, extraArgs: string[] = []): OperatorRun {
+  const started = performance.now();
+  // The operator's default flags; the HTTP port is picked free (8080 may be taken on this machine).
+  const child = spawn(process.execPath, [bundlePath(), '--kubeconfig', kubeconfig, '--http-address', '127.0.0.1:0', ...extraArgs], {
+    env: { PATH: process.env.PATH ?? '', NODE_ENV: 'production', NODE_OPTIONS: deploymentNodeOptions(), POD_NAME: 'bench-0', POD_NAMESPACE: 'default' },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let tail = '';
+  child.stderr.on('data', (d: Buffer) => (tail = (tail + d.toString()).slice(-4000)));
+  const pid = child.pid ?? 0;
+  const samples: Sample[] = [];
+  const timer = setInterval(() => {
+    const s = sample(pid);
+    if (s) samples.push(s);
+  }, 100);
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  void exited.then(() => {
+    if (child.exitCode !== 0 && child.signalCode !== 'SIGTERM') console.error(`operator exited ${child.exitCode ?? child.signalCode}; stderr tail:\n${tail}`);
+  });
+  return {
+    pid,
+    started,
+    samples,
+    stop: async () => {
+      clearInterval(timer);
+      child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
+
+const window = (samples: readonly Sample[], from: number, to: number): Sample[] => samples.filter((s) => s.t >= from && s.t <= to);
+const peak = (ss: readonly Sample[]): number => Math.max(0, ...ss.map((s) => s.rssKiB));
+const cpuS = (ss: readonly Sample[]): number => ((ss[ss.length - 1]?.cpuTicks ?? 0) - (ss[0]?.cpuTicks ?? 0)) / 100;
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+async function startPlane(): Promise<{ plane: ControlPlane; dir: string }> {
+  const dir = await mkdtemp(join(tmpdir(), 'pso-bench-scale-'));
+  // kube-controller-manager's client is limited to 20 requests/s by default: at that rate the
+  // default ServiceAccounts of thousands of namespaces would take minutes to appear.
+  const plane = await startControlPlane({ dir, log: (m) => console.error(m), controllerManagerArgs: ['--kube-api-qps=500', '--kube-api-burst=1000'] });
+  return { plane, dir };
+}
+
+function build(): void {
+  const r = spawnSync('npm', ['run', '-s', 'build'], { cwd: REPO_ROOT, stdio: 'inherit' });
+  if (r.status !== 0) throw new Error('npm run build failed');
+}
+
+/** Creates the sources and N namespaces with S ServiceAccounts each; returns the namespace names. */
+async function populate(c: Client, N: number, S: number, sources: readonly string[], prefix: string): Promise<string[]> {
+  for (const name of sources) {
+    await retry409(() => c.req('POST', '/api/v1/namespaces/default/secrets', { metadata: { name }, type: 'kubernetes.io/dockerconfigjson', data: pullSecretData(sourceRegistry(name), 'initial') }));
+  }
+  const names = Array.from({ length: N }, (_, i) => `${prefix}-${String(i).padStart(5, '0')}`);
+  const t0 = performance.now();
+  await pool(names, FLOOR_CONCURRENCY, async (ns) => {
+    await retry409(() => c.req('POST', '/api/v1/namespaces', { metadata: { name: ns } }));
+    for (let j = 1; j < S; j++) await retry409(() => c.req('POST', `/api/v1/namespaces/${ns}/serviceaccounts`, { metadata: { name: `sa-${j}` } }));
+  });
+  // The default ServiceAccounts come from kube-controller-manager.
+  for (;;) {
+    const { items } = await listAll(c, '/api/v1/serviceaccounts');
+    const n = items.filter((s) => s.metadata.name === 'default' && s.metadata.namespace?.startsWith(`${prefix}-`)).length;
+    if (n === N) break;
+    await sleep(500);
+  }
+  console.error(`bench: ${N} namespaces x ${S} ServiceAccounts created in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  return names;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+export async function scaleBench(argv: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      namespaces: { type: 'string', default: '5000' },
+      'service-accounts': { type: 'string', default: '3' },
+      sources: { type: 'string', default: '3' },
+      idle: { type: 'string', default: '30' },
+    },
+  });
+  const N = Number(values.namespaces);
+  const S = Number(values['service-accounts']);
+  const K = Number(values.sources);
+  const IDLE_S = Number(values.idle);
+  if (!(N >= 1 && S >= 1 && K >= 1 && K <= SOURCE_NAMES.length)) throw new Error(`--namespaces, --service-accounts >= 1, --sources 1..${SOURCE_NAMES.length}`);
+  const sources = SOURCE_NAMES.slice(0, K);
+  const rotated = sources[0] ?? 'all-icr-io';
+  build();
+  const { plane, dir } = await startPlane();
+  const c = client(plane);
+  try {
+    const names = await populate(c, N, S, sources, 'scale');
+    const nsSet = new Set(names);
+    await sleep(2000);
+
+    // 1. The floor.
+    let rv = (await c.req<{ metadata: { resourceVersion: string } }>('GET', '/api/v1/namespaces/default/serviceaccounts?limit=1')).metadata.resourceVersion;
+    const floorConv = convergenceWatch(c, names, S, sources, rv);
+    const f0counts = await requestCounts(c);
+    await sleep(200); // the watch is open
+    const f0 = performance.now();
+    const sourceData = new Map<string, Record<string, string>>();
+    for (const name of sources) sourceData.set(name, (await c.req<Obj>('GET', `/api/v1/namespaces/default/secrets/${name}`)).data ?? {});
+    const saList = await c.req<{ items: Obj[] }>('GET', '/api/v1/serviceaccounts');
+    const sasByNs = new Map<string, Obj[]>();
+    for (const sa of saList.items) {
+      const ns = sa.metadata.namespace ?? '';
+      if (nsSet.has(ns)) sasByNs.set(ns, [...(sasByNs.get(ns) ?? []), sa]);
+    }
+    await pool(names, FLOOR_CONCURRENCY, async (ns) => {
+      const copies = copyNames(sources, ns);
+      await Promise.all(
+        sources.map((src, i) =>
+          c.req('POST', `/api/v1/namespaces/${ns}/secrets`, {
+            metadata: { name: copies[i], labels: { 'app.kubernetes.io/managed-by': 'pullsecret-operator' }, annotations: { 'pullsecret-operator.io/source': `default/${src}` } },
+            type: 'kubernetes.io/dockerconfigjson',
+            data: sourceData.get(src),
+          }),
+        ),
+      );
+      await Promise.all(
+        (sasByNs.get(ns) ?? []).map((sa) =>
+          c.req('PUT', `/api/v1/namespaces/${ns}/serviceaccounts/${sa.metadata.name}`, { ...sa, imagePullSecrets: [...(sa.imagePullSecrets ?? []), ...copies.map((name) => ({ name }))] }),
+        ),
+      );
+    });
+    const floorConvergeMs = (await floorConv.done) - f0;
+    floorConv.abort();
+    const f1counts = await requestCounts(c);
+
+    const floorData = pullSecretData(sourceRegistry(rotated), 'floor-rotated');
+    rv = (await c.req<{ metadata: { resourceVersion: string } }>('GET', '/api/v1/namespaces/default/serviceaccounts?limit=1')).metadata.resourceVersion;
+    const floorRot = rotationWatch(c, names, rotated, floorData, rv);
+    await sleep(200);
+    const r0 = performance.now();
+    const src = await c.req<Obj>('GET', `/api/v1/namespaces/default/secrets/${rotated}`);
+    await c.req('PUT', `/api/v1/namespaces/default/secrets/${rotated}`, { ...src, data: floorData });
+    await pool(names, FLOOR_CONCURRENCY, async (ns) => {
+      const copy = await c.req<Obj>('GET', `/api/v1/namespaces/${ns}/secrets/${rotated}`);
+      await c.req('PUT', `/api/v1/namespaces/${ns}/secrets/${rotated}`, { ...copy, data: floorData });
+    });
+    const floorRotateMs = (await floorRot.done) - r0;
+    floorRot.abort();
+    const f2counts = await requestCounts(c);
+    console.error(`bench: floor converged in ${(floorConvergeMs / 1000).toFixed(1)} s, rotated in ${(floorRotateMs / 1000).toFixed(1)} s`);
+
+    // Undo the floor's writes: delete the copies, take the entries off the ServiceAccounts.
+    await pool(names, FLOOR_CONCURRENCY, async (ns) => {
+      await Promise.all(copyNames(sources, ns).map((n) => c.req('DELETE', `/api/v1/namespaces/${ns}/secrets/${n}`).catch(() => undefined)));
+    });
+    for (;;) {
+      const fresh = await listAll(c, '/api/v1/serviceaccounts');
+      const dirty = fresh.items.filter((sa) => nsSet.has(sa.metadata.namespace ?? '') && (sa.imagePullSecrets ?? []).length > 0);
+      if (dirty.length === 0) break;
+      await pool(dirty, FLOOR_CONCURRENCY, async (sa) => {
+        await retry409(() => c.req('PUT', `/api/v1/namespaces/${sa.metadata.namespace}/serviceaccounts/${sa.metadata.name}`, { ...sa, imagePullSecrets: [] }));
+      });
+    }
+    for (;;) {
+      const left = await listAll(c, `/api/v1/secrets?labelSelector=${encodeURIComponent(MANAGED)}`);
+      if (left.items.length === 0) break;
+      await sleep(500);
+    }
+    await sleep(3000);
+
+    // 2. The operator.
+    rv = (await c.req<{ metadata: { resourceVersion: string } }>('GET', '/api/v1/namespaces/default/serviceaccounts?limit=1')).metadata.resourceVersion;
+    const conv = convergenceWatch(c, names, S, sources, rv);
+    await sleep(200);
+    const o0counts = await requestCounts(c);
+    const op = startCompiledOperator(plane.kubeconfigPath);
+    const convergedAt = await conv.done;
+    conv.abort();
+    const convergeMs = convergedAt - op.started;
+    const o1counts = await requestCounts(c);
+    await sleep(IDLE_S * 1000);
+    const o2counts = await requestCounts(c);
+    const settledAt = performance.now();
+
+    const opData = pullSecretData(sourceRegistry(rotated), 'operator-rotated');
+    rv = (await c.req<{ metadata: { resourceVersion: string } }>('GET', '/api/v1/namespaces/default/serviceaccounts?limit=1')).metadata.resourceVersion;
+    const rot = rotationWatch(c, names, rotated, opData, rv);
+    await sleep(200);
+    const s0 = performance.now();
+    const src2 = await c.req<Obj>('GET', `/api/v1/namespaces/default/secrets/${rotated}`);
+    await c.req('PUT', `/api/v1/namespaces/default/secrets/${rotated}`, { ...src2, data: opData });
+    const rotateMs = (await rot.done) - s0;
+    rot.abort();
+    const o3counts = await requestCounts(c);
+    await sleep(1000);
+    await op.stop();
+
+    const startPhase = window(op.samples, op.started, convergedAt);
+    const idlePhase = window(op.samples, convergedAt, settledAt);
+    const rotPhase = window(op.samples, s0, s0 + rotateMs + 1000);
+    const settled = idlePhase[idlePhase.length - 1]?.rssKiB ?? 0;
+    const fConv = diff(f0counts, f1counts);
+    const fRot = diff(f1counts, f2counts);
+    const oConv = diff(o0counts, o1counts);
+    const oIdle = diff(o1counts, o2counts);
+    const oRot = diff(o2counts, o3counts);
+    const ratio = (a: number, b: number): string => `${(a / b).toFixed(2)}x`;
+    const s = (ms: number): string => `${(ms / 1000).toFixed(1)} s`;
+
+    console.log(`\npullsecret-operator scale benchmark: ${N} namespaces x ${S} ServiceAccounts x ${K} sources, local control plane (k8s v1.36.3), ${new Date().toISOString().slice(0, 16)}Z`);
+    console.log(`operator: node ${bundlePath().slice(REPO_ROOT.length + 1)}, NODE_OPTIONS=${deploymentNodeOptions()}, default flags; floor: no caches, 32 keep-alive sockets, 32 namespaces at a time\n`);
+    console.log('| phase | operator | floor | ratio |');
+    console.log('| --- | --- | --- | --- |');
+    console.log(`| cold-start convergence (from process start, every ServiceAccount lists every copy, seen on a watch) | ${s(convergeMs)} | ${s(floorConvergeMs)} | ${ratio(convergeMs, floorConvergeMs)} |`);
+    console.log(`| rotation of ${rotated} (every copy carries the new data, seen on a watch) | ${s(rotateMs)} | ${s(floorRotateMs)} | ${ratio(rotateMs, floorRotateMs)} |`);
+    console.log(`| API requests, convergence (namespaces, secrets, serviceaccounts; all clients) | ${fmtCounts(oConv)} | ${fmtCounts(fConv)} | |`);
+    console.log(`| API requests per namespace, convergence (all but WATCH) | ${(nonWatch(oConv) / N).toFixed(2)} | ${(nonWatch(fConv) / N).toFixed(2)} | |`);
+    console.log(`| API requests, rotation | ${fmtCounts(oRot)} | ${fmtCounts(fRot)} | |`);
+    console.log(`| API requests per namespace, rotation (all but WATCH) | ${(nonWatch(oRot) / N).toFixed(2)} | ${(nonWatch(fRot) / N).toFixed(2)} | |`);
+    console.log(`| API requests in ${IDLE_S} s of idle after convergence | ${fmtCounts(oIdle)} (writes ${writes(oIdle)}, LISTs ${oIdle['LIST'] ?? 0}) | | |`);
+    console.log(`| peak RSS, start to convergence | ${mib(peak(startPhase))} MiB | | |`);
+    console.log(`| settled RSS, ${IDLE_S} s after convergence | ${mib(settled)} MiB | | |`);
+    console.log(`| peak RSS during the rotation | ${mib(peak(rotPhase))} MiB | | |`);
+    console.log(`| CPU seconds: convergence / idle / rotation | ${cpuS(startPhase).toFixed(1)} / ${cpuS(idlePhase).toFixed(1)} / ${cpuS(rotPhase).toFixed(1)} | | |`);
+  } finally {
+    c.close();
+    await plane.stop();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+export async function churnBench(argv: string[]): Promise<void> {
+  const { values } = parseArgs({ args: argv, options: { minutes: { type: 'string', default: '60' }, namespaces: { type: 'string', default: '200' } } });
+  const minutes = Number(values.minutes);
+  const N = Number(values.namespaces);
+  build();
+  const { plane, dir } = await startPlane();
+  const c = client(plane);
+  try {
+    await populate(c, 0, 1, SOURCE_NAMES.slice(0, 3), 'base');
+    const op = startCompiledOperator(plane.kubeconfigPath);
+    await sleep(5000);
+    const end = performance.now() + minutes * 60_000;
+    let round = 0;
+    const report = (): void => {
+      const last = op.samples[op.samples.length - 1];
+      console.log(`round ${round}: ${((performance.now() - op.started) / 60_000).toFixed(1)} min, RSS ${mib(last?.rssKiB ?? 0)} MiB, peak ${mib(peak(op.samples))} MiB`);
+    };
+    while (performance.now() < end) {
+      const names = Array.from({ length: N }, (_, i) => `churn-${round}-${i}`);
+      await pool(names, FLOOR_CONCURRENCY, async (ns) => void (await c.req('POST', '/api/v1/namespaces', { metadata: { name: ns } })));
+      await sleep(10_000);
+      await pool(names, FLOOR_CONCURRENCY, async (ns) => void (await c.req('DELETE', `/api/v1/namespaces/${ns}`)));
+      for (;;) {
+        const left = (await listAll(c, '/api/v1/namespaces')).items.filter((n) => n.metadata.name.startsWith(`churn-${round}-`)).length;
+        if (left === 0) break;
+        await sleep(1000);
+      }
+      round++;
+      report();
+    }
+    await op.stop();
+  } finally {
+    c.close();
+    await plane.stop();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
