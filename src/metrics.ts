@@ -28,7 +28,7 @@ export class Metrics implements OperatorMetrics {
   readonly conflicts = new Counter({ name: 'pullsecret_operator_conflicts_total', help: '409 Conflicts on writes, by object kind', labelNames: ['kind'], registers: [this.registry] });
   readonly foreignSecrets = new Counter({ name: 'pullsecret_operator_foreign_secret_conflicts_total', help: 'Times a copy name was found held by a secret that is not ours', registers: [this.registry] });
   readonly informerRestarts = new Counter({ name: 'pullsecret_operator_informer_restarts_total', help: 'Informer list/watch restarts after errors', labelNames: ['informer'], registers: [this.registry] });
-  readonly informerLastEvent = new Gauge({ name: 'pullsecret_operator_informer_last_event_timestamp_seconds', help: 'Unix time of the last event or list of each informer', labelNames: ['informer'], registers: [this.registry] });
+  readonly informerLastEvent = new Gauge({ name: 'pullsecret_operator_informer_last_event_timestamp_seconds', help: 'Unix time of the last event, list or watch start of each informer', labelNames: ['informer'], registers: [this.registry] });
   readonly leader = new Gauge({ name: 'pullsecret_operator_leader', help: '1 when this replica is the leader', registers: [this.registry] });
   readonly events = new Counter({ name: 'pullsecret_operator_events_total', help: 'Warning Events recorded, by reason', labelNames: ['reason'], registers: [this.registry] });
 
@@ -67,7 +67,7 @@ export class Metrics implements OperatorMetrics {
 
   informerStatus(informer: string, s: InformerStatus): void {
     if (s.type === 'error') this.informerRestarts.inc({ informer });
-    if (s.type === 'synced') this.informerLastEvent.set({ informer }, Date.now() / 1000);
+    if (s.type === 'synced' || s.type === 'watching') this.informerLastEvent.set({ informer }, Date.now() / 1000);
   }
 
   informerEvent(informer: string): void {

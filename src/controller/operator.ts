@@ -169,6 +169,7 @@ export class Operator {
         if (s.type === 'error') logger.warn('watch failed; restarting', { informer: inf.name, error: errorMessage(s.error), failures: s.failures, retryInMs: s.retryInMs });
         else if (s.type === 'handler-error') logger.error('event handler failed', { informer: inf.name, error: errorMessage(s.error) });
         else if (s.type === 'watch-expired') logger.info('watch expired; relisting', { informer: inf.name });
+        else if (s.type === 'watching') return;
         else logger.debug('informer listed', { informer: inf.name, items: s.items, durationMs: s.durationMs });
       });
       inf.on(() => this.#d.metrics?.informerEvent(inf.name));

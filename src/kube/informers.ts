@@ -27,6 +27,8 @@ export type InformerStatus =
   | { type: 'synced'; items: number; durationMs: number }
   | { type: 'error'; error: unknown; failures: number; retryInMs: number }
   | { type: 'watch-expired' }
+  /** A watch is open (again): a sign of life even when nothing changes. */
+  | { type: 'watching' }
   | { type: 'handler-error'; error: unknown };
 
 export interface Clock {
@@ -290,6 +292,10 @@ export class Informer<T extends Meta> {
           if (settled) return;
           this.#current = handle;
           this.#brokenSince = undefined;
+          // A watch (re)established counts as a sign of life: the server ends each one within its
+          // timeout, so a healthy informer's last event is never older than that, even with no changes.
+          this.#lastEventAt = this.#clock.now();
+          this.#status({ type: 'watching' });
           if (this.#stopped || this.#relist) this.#abortWatch();
         })
         .catch(finish);
