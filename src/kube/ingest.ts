@@ -21,11 +21,11 @@ function ours(annotations: Record<string, string> | undefined): Record<string, s
   return out;
 }
 
-function meta(m: WireMeta, keep: { labels: boolean; annotations: 'all' | 'ours' }): ObjectMeta {
+function meta(m: WireMeta, keep: { uid: boolean; labels: boolean; annotations: 'all' | 'ours' }): ObjectMeta {
   const out: ObjectMeta = { name: m?.name ?? '' };
   if (m?.namespace) out.namespace = m.namespace;
   if (m?.resourceVersion) out.resourceVersion = m.resourceVersion;
-  if (m?.uid) out.uid = m.uid;
+  if (keep.uid && m?.uid) out.uid = m.uid; // Events name their object by uid: namespaces and sources only
   if (keep.labels && m?.labels && Object.keys(m.labels).length > 0) out.labels = m.labels;
   const annotations = keep.annotations === 'all' ? m?.annotations : ours(m?.annotations);
   if (annotations && Object.keys(annotations).length > 0) out.annotations = annotations;
@@ -36,14 +36,14 @@ function meta(m: WireMeta, keep: { labels: boolean; annotations: 'all' | 'ours' 
 
 /** A Namespace: name, uid, labels (the selector reads them), our annotations, deletion state. */
 export function namespaceOf(raw: V1Namespace): NamespaceLike {
-  const out: NamespaceLike = { metadata: meta(raw.metadata, { labels: true, annotations: 'ours' }) };
+  const out: NamespaceLike = { metadata: meta(raw.metadata, { uid: true, labels: true, annotations: 'ours' }) };
   if (raw.status?.phase === 'Terminating') out.status = { phase: 'Terminating' };
   return out;
 }
 
 /** A ServiceAccount: name, our annotations, deletion state and the names in imagePullSecrets. */
 export function serviceAccountOf(raw: V1ServiceAccount): ServiceAccountLike {
-  const out: ServiceAccountLike = { metadata: meta(raw.metadata, { labels: false, annotations: 'ours' }) };
+  const out: ServiceAccountLike = { metadata: meta(raw.metadata, { uid: false, labels: false, annotations: 'ours' }) };
   if (raw.imagePullSecrets) out.imagePullSecrets = raw.imagePullSecrets.map((e) => ({ name: e.name }));
   return out;
 }
@@ -53,7 +53,7 @@ export function serviceAccountOf(raw: V1ServiceAccount): ServiceAccountLike {
  * tools' keys are kept), type, immutability and the hash of its data, not the data.
  */
 export function copyOf(raw: V1Secret): SecretLike {
-  const out: SecretLike = { metadata: meta(raw.metadata, { labels: true, annotations: 'all' }), dataHash: dataHash(raw.data) };
+  const out: SecretLike = { metadata: meta(raw.metadata, { uid: false, labels: true, annotations: 'all' }), dataHash: dataHash(raw.data) };
   if (raw.type !== undefined) out.type = raw.type;
   if (raw.immutable) out.immutable = true;
   return out;
@@ -61,7 +61,7 @@ export function copyOf(raw: V1Secret): SecretLike {
 
 /** A secret of the source namespace: data kept only when it can be a source (a pull secret, or labelled). */
 export function sourceOf(raw: V1Secret): SecretLike {
-  const out: SecretLike = { metadata: meta(raw.metadata, { labels: true, annotations: 'ours' }) };
+  const out: SecretLike = { metadata: meta(raw.metadata, { uid: true, labels: true, annotations: 'ours' }) };
   if (raw.type !== undefined) out.type = raw.type;
   if (raw.data && (PULL_SECRET_TYPES.includes(raw.type ?? '') || raw.metadata?.labels?.[COPY_LABEL] !== undefined)) out.data = raw.data;
   return out;
