@@ -499,6 +499,8 @@ export async function scaleBench(argv: string[]): Promise<void> {
       // Experiments: other NODE_OPTIONS than the Deployment's (each runs the operator once more), no floor.
       'node-options': { type: 'string', multiple: true },
       'no-floor': { type: 'boolean', default: false },
+      // CI's smoke run: fail unless idle made no writes and no LISTs (timings are not judged: CI machines vary).
+      check: { type: 'boolean', default: false },
     },
   });
   const N = Number(values.namespaces);
@@ -549,6 +551,11 @@ export async function scaleBench(argv: string[]): Promise<void> {
       console.log(`| CPU seconds: convergence / idle / rotation | ${r.cpu.map((x) => x.toFixed(1)).join(' / ')} | | |`);
     }
     console.log('\n(WATCH requests are counted by the API server when they end. The counts include this benchmark\'s own watches and kube-controller-manager.)');
+    if (values.check) {
+      const bad = results.filter((r) => writes(r.idle) > 0 || (r.idle['LIST'] ?? 0) > 0);
+      if (bad.length > 0) throw new Error(`idle was not idle: ${bad.map((r) => fmtCounts(r.idle)).join('; ')}`);
+      console.log('check: converged, rotated, and no writes and no LISTs at idle');
+    }
   } finally {
     c.close();
     await plane.stop();
