@@ -33,6 +33,7 @@ export async function runOperator(config: Readonly<Config>, logger: Logger, kube
     resyncPeriodMs: config.resyncPeriodMs,
     identity: config.identity,
     metrics,
+    recordOutcomes: config.once,
   }));
   logger.info('starting', {
     version: readVersion(),

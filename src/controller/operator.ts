@@ -33,6 +33,8 @@ export interface OperatorDeps {
   resyncPeriodMs: number;
   identity: string;
   metrics?: OperatorMetrics;
+  /** Keep each namespace's last reconcile outcome (for --once's summary). */
+  recordOutcomes?: boolean;
   /** Informer tuning for tests; production uses the defaults. */
   informer?: { watchTimeoutSeconds?: number; backoffBaseMs?: number; backoffMaxMs?: number };
 }
@@ -84,7 +86,7 @@ export class Operator {
       onError: (err) => deps.logger.warn('could not record event', { error: errorMessage(err) }),
       onRecorded: (reason) => deps.metrics?.event(reason),
     });
-    this.reconciler = new Reconciler({ kube, caches: this.caches, policy, dryRun: deps.dryRun, clock: deps.clock, logger: deps.logger, recorder, metrics: deps.metrics });
+    this.reconciler = new Reconciler({ kube, caches: this.caches, policy, dryRun: deps.dryRun, clock: deps.clock, logger: deps.logger, recorder, metrics: deps.metrics, recordOutcomes: deps.recordOutcomes ?? false });
     this.queue = new WorkQueue((key) => this.reconciler.reconcile(key), {
       concurrency: deps.workers,
       isTerminal,

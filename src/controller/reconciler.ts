@@ -34,6 +34,8 @@ export interface ReconcilerDeps {
   logger: Logger;
   recorder: EventRecorder;
   metrics?: ReconcileMetrics;
+  /** Keep each namespace's last Outcome (the --once summary reads them). */
+  recordOutcomes?: boolean;
 }
 
 export interface ReconcileMetrics {
@@ -115,7 +117,8 @@ export class Reconciler {
     // the verdict, copies and problems are those of the latest.
     const prev = this.#outcomes.get(namespace);
     const outcome: Outcome = { namespace, verdict: '', copies: [], writes: prev?.writes ?? 0, serviceAccountsPatched: prev?.serviceAccountsPatched ?? [], problems: [] };
-    this.#outcomes.set(namespace, outcome);
+    // Kept only for the --once summary: a long-running operator holds no record per namespace.
+    if (this.#d.recordOutcomes) this.#outcomes.set(namespace, outcome);
     try {
       return await this.#reconcileNamespace(namespace, sources, outcome);
     } catch (err) {

@@ -13,6 +13,24 @@ import type { NamespaceLike, ObjectMeta, SecretLike, ServiceAccountLike } from '
 
 type WireMeta = V1Namespace['metadata'];
 
+/**
+ * One shared, frozen object per distinct set of labels or annotations of copies: thousands of
+ * copies carry the same two (our label, their source: one set per source), and the caches are
+ * read-only. Bounded: past MAX_INTERNED distinct sets (hand-edited copies), objects are kept as
+ * they come.
+ */
+const interned = new Map<string, Readonly<Record<string, string>>>();
+const MAX_INTERNED = 4096;
+function intern(r: Record<string, string>): Record<string, string> {
+  const key = JSON.stringify(r);
+  const hit = interned.get(key);
+  if (hit) return hit;
+  if (interned.size >= MAX_INTERNED) return r;
+  const frozen = Object.freeze({ ...r });
+  interned.set(key, frozen);
+  return frozen;
+}
+
 /** Only our own keys (`pullsecret-operator.io/...`): the rest of an object's annotations is not read. */
 function ours(annotations: Record<string, string> | undefined): Record<string, string> | undefined {
   if (!annotations) return undefined;
@@ -21,14 +39,15 @@ function ours(annotations: Record<string, string> | undefined): Record<string, s
   return out;
 }
 
-function meta(m: WireMeta, keep: { uid: boolean; labels: boolean; annotations: 'all' | 'ours' }): ObjectMeta {
+function meta(m: WireMeta, keep: { uid: boolean; labels: boolean; annotations: 'all' | 'ours'; shared?: boolean }): ObjectMeta {
+  const share = keep.shared ? intern : (r: Record<string, string>): Record<string, string> => r;
   const out: ObjectMeta = { name: m?.name ?? '' };
   if (m?.namespace) out.namespace = m.namespace;
   if (m?.resourceVersion) out.resourceVersion = m.resourceVersion;
   if (keep.uid && m?.uid) out.uid = m.uid; // Events name their object by uid: namespaces and sources only
-  if (keep.labels && m?.labels && Object.keys(m.labels).length > 0) out.labels = m.labels;
+  if (keep.labels && m?.labels && Object.keys(m.labels).length > 0) out.labels = share(m.labels);
   const annotations = keep.annotations === 'all' ? m?.annotations : ours(m?.annotations);
-  if (annotations && Object.keys(annotations).length > 0) out.annotations = annotations;
+  if (annotations && Object.keys(annotations).length > 0) out.annotations = share(annotations);
   // Wire timestamps are strings; a present one is all reconcile asks about.
   if (m?.deletionTimestamp) out.deletionTimestamp = String(m.deletionTimestamp);
   return out;
@@ -53,7 +72,7 @@ export function serviceAccountOf(raw: V1ServiceAccount): ServiceAccountLike {
  * tools' keys are kept), type, immutability and the hash of its data, not the data.
  */
 export function copyOf(raw: V1Secret): SecretLike {
-  const out: SecretLike = { metadata: meta(raw.metadata, { uid: false, labels: true, annotations: 'all' }), dataHash: dataHash(raw.data) };
+  const out: SecretLike = { metadata: meta(raw.metadata, { uid: false, labels: true, annotations: 'all', shared: true }), dataHash: dataHash(raw.data) };
   if (raw.type !== undefined) out.type = raw.type;
   if (raw.immutable) out.immutable = true;
   return out;
