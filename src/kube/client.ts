@@ -209,7 +209,7 @@ interface Route {
 
 /**
  * The method and path of a request, from its RBAC verb, API group and resource. Every request of
- * this module goes through a literal `route({ verb: ..., group: ..., resource: ... })`, which is
+ * this module goes through route() with its verb, group and resource written as literals, which is
  * how test/integration/rbac.test.ts derives the grants the code needs.
  */
 function route(r: { verb: keyof typeof METHOD; group: '' | 'coordination.k8s.io'; resource: string; namespace?: string | undefined; name?: string | undefined }): Route {

@@ -19,7 +19,11 @@ import type { LogLine } from '../harness/operator.js';
 interface Faults {
   failWatches: number;
   failNamespaceLists: number;
-  createSecretErrors: KubeError[];
+  /**
+   * Errors for the next creates of secrets with this name. Keyed by name because a reconcile writes
+   * a namespace's copies at once: a list of errors for any create would all land in one reconcile.
+   */
+  createSecretErrors: { name: string; errors: KubeError[] };
   /** The next watch of this path starts from a long-compacted resourceVersion. */
   staleWatchPath: string | undefined;
   /** Namespaces whose deletionTimestamp/phase the operator must not see. */
@@ -55,7 +59,7 @@ function faulty(real: Kube, f: Faults, direct: Kube): Kube {
       return real.watch(path, q, (type, obj) => onEvent(type, path === '/api/v1/namespaces' && type !== 'ERROR' ? unterminate(obj as V1Namespace) : obj), done);
     },
     createSecret: async (secret) => {
-      const err = f.createSecretErrors.shift();
+      const err = secret.metadata.name === f.createSecretErrors.name ? f.createSecretErrors.errors.shift() : undefined;
       if (err) throw err;
       return real.createSecret(secret);
     },
@@ -96,7 +100,7 @@ function watchIsGone(kube: Kube): Promise<boolean> {
 
 describe('robustness (in-process operator, injected faults, real API server)', () => {
   const s = new Scenario('robust');
-  const faults: Faults = { failWatches: 0, failNamespaceLists: 0, createSecretErrors: [], staleWatchPath: undefined, hideTerminating: new Set(), raceServiceAccount: undefined };
+  const faults: Faults = { failWatches: 0, failNamespaceLists: 0, createSecretErrors: { name: '', errors: [] }, staleWatchPath: undefined, hideTerminating: new Set(), raceServiceAccount: undefined };
   const logs: LogLine[] = [];
   let operator: Operator;
   let close: () => void = () => undefined;
@@ -177,11 +181,10 @@ describe('robustness (in-process operator, injected faults, real API server)', (
   });
 
   it('retries 429 and 5xx responses with per-key backoff until the writes succeed', async () => {
-    faults.createSecretErrors.push(
-      new KubeError('TooManyRequests', 429, 'injected: 429'),
-      new KubeError('TooManyRequests', 429, 'injected: 429'),
-      new KubeError('ServerError', 503, 'injected: 503'),
-    );
+    faults.createSecretErrors = {
+      name: 'all-icr-io',
+      errors: [new KubeError('TooManyRequests', 429, 'injected: 429'), new KubeError('TooManyRequests', 429, 'injected: 429'), new KubeError('ServerError', 503, 'injected: 503')],
+    };
     const ns = await s.namespace('throttled');
     await s.waitFor('copies despite 429/503', async () => (await s.copies(ns)).length === fixtureCopies(ns).length);
     const failures = logs.filter((l) => l.message === 'reconcile failed; retrying with backoff' && l['namespace'] === ns);
@@ -190,9 +193,9 @@ describe('robustness (in-process operator, injected faults, real API server)', (
   });
 
   it('re-reads and retries on a 409 from the API server, and keeps the concurrent writer\'s entry', async () => {
+    // Armed before the namespace exists: the operator patches a new default ServiceAccount within milliseconds.
+    faults.raceServiceAccount = { namespace: `${s.id}-race`, name: 'default', entry: 'written-meanwhile' };
     const ns = await s.namespace('race');
-    await s.waitFor('default SA', async () => s.serviceAccount(ns));
-    faults.raceServiceAccount = { namespace: ns, name: 'default', entry: 'written-meanwhile' };
     const names = await s.waitFor('SA patched', async () => {
       const n = await s.pullSecretNames(ns);
       return n.length === fixtureCopies(ns).length + 1 && n;
