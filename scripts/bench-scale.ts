@@ -576,10 +576,12 @@ export async function churnBench(argv: string[]): Promise<void> {
     await sleep(5000);
     const end = performance.now() + minutes * 60_000;
     let round = 0;
-    const report = (): void => {
+    const report = async (): Promise<void> => {
       const last = op.samples[op.samples.length - 1];
-      console.log(`round ${round}: ${((performance.now() - op.started) / 60_000).toFixed(1)} min, RSS ${mib(last?.rssKiB ?? 0)} MiB, peak ${mib(peak(op.samples))} MiB`);
+      console.log(`round ${round}: ${((performance.now() - op.started) / 60_000).toFixed(1)} min, ${round * N} namespaces created and deleted, RSS ${mib(last?.rssKiB ?? 0)} MiB, peak ${mib(peak(op.samples))} MiB, ${await op.heap()}`);
     };
+    console.log(`churn: ${N} namespaces created, then deleted, per round, for ${minutes} minutes; operator NODE_OPTIONS=${deploymentNodeOptions()}`);
+    await report();
     while (performance.now() < end) {
       const names = Array.from({ length: N }, (_, i) => `churn-${round}-${i}`);
       await pool(names, FLOOR_CONCURRENCY, async (ns) => void (await c.req('POST', '/api/v1/namespaces', { metadata: { name: ns } })));
@@ -591,7 +593,7 @@ export async function churnBench(argv: string[]): Promise<void> {
         await sleep(1000);
       }
       round++;
-      report();
+      await report();
     }
     await op.stop();
   } finally {

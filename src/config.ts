@@ -59,7 +59,7 @@ export const FLAGS: readonly FlagSpec[] = [
   { name: 'service-accounts', env: 'PSO_SERVICE_ACCOUNTS', def: '*', help: 'ServiceAccounts that get the copies: * for all, or a comma-separated list of names' },
   { name: 'orphan-grace', env: 'PSO_ORPHAN_GRACE', def: '10m', help: 'how long copies outlive a deleted or no longer qualifying source' },
   { name: 'resync-period', env: 'PSO_RESYNC_PERIOD', def: '10m', help: 'reconcile of every namespace from the caches, as a safety net (API calls only where something differs)' },
-  { name: 'workers', env: 'PSO_WORKERS', def: '16', help: 'namespaces reconciled in parallel' },
+  { name: 'workers', env: 'PSO_WORKERS', def: '32', help: 'namespaces reconciled in parallel' },
   { name: 'dry-run', env: 'PSO_DRY_RUN', def: 'false', help: 'log the plan, write nothing', boolean: true },
   { name: 'once', env: 'PSO_ONCE', def: 'false', help: 'reconcile everything once, print a summary, exit (0 when in sync)', boolean: true },
   { name: 'log-level', env: 'PSO_LOG_LEVEL', def: 'info', help: 'error, warn, info or debug' },

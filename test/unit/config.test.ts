@@ -66,7 +66,7 @@ test('loadConfig: TestDefaults', () => {
     },
     kubeconfig: undefined,
     resyncPeriodMs: 600_000,
-    workers: 16,
+    workers: 32,
     dryRun: false,
     once: false,
     logLevel: 'info',
