@@ -480,7 +480,7 @@ export async function startNode(plane: PlaneForNode, opts: StartNodeOptions = {}
     const [cmd, argv] = extra.ulimits === true ? ['bash', ['-c', 'ulimit -n 20000 && ulimit -u 32768 && exec "$0" "$@"', bin, ...args]] : [bin, args];
     let child;
     try {
-      child = spawn(cmd as string, argv as string[], { cwd: dir, stdio: ['ignore', fd, fd], detached: opts.detached === true, env: { ...process.env, KUBECONFIG: '', ...extra.env } });
+      child = spawn(cmd, argv, { cwd: dir, stdio: ['ignore', fd, fd], detached: opts.detached === true, env: { ...process.env, KUBECONFIG: '', ...extra.env } });
     } finally {
       closeSync(fd);
     }
