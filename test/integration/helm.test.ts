@@ -95,7 +95,7 @@ describe('charts/pullsecret-operator, rendered', () => {
     assert.equal(c?.image, 'us.icr.io/team/pso:1.2.3');
     assert.equal(d.spec?.replicas, 3);
     assert.equal(c?.resources?.limits?.['memory'], '512Mi');
-    assert.equal(c?.resources?.requests?.['memory'], '160Mi');
+    assert.equal(c?.resources?.requests?.['memory'], '128Mi', 'the default request stays');
     assert.deepEqual(c?.args, ['--leader-elect', '--exclude-namespaces=ci-*', '--orphan-grace=30m']);
     assert.equal(c?.env?.find((e) => e.name === 'PSO_LOG_LEVEL')?.value, 'debug');
     assert.deepEqual(d.spec?.template.spec?.imagePullSecrets, [{ name: 'all-icr-io' }]);
