@@ -12,7 +12,7 @@
  *    resourceVersion-guarded PUT per ServiceAccount. Its rotation is a GET and a PUT per copy, 32
  *    at a time. Then everything it wrote is removed again.
  * 2. The operator: the compiled bundle (package.json's bin) with the NODE_OPTIONS of
- *    manifests/deployment.yaml and its default flags; cold-start convergence timed from process
+ *    manifests/base/deployment.yaml and its default flags; cold-start convergence timed from process
  *    start, 30 s of idle, then the rotation of one source.
  *
  * Converged: every ServiceAccount lists every copy, seen on a watch. Rotated: every copy of the
@@ -231,11 +231,11 @@ function sample(pid: number): Sample | undefined {
 
 const mib = (kib: number): string => (kib / 1024).toFixed(0);
 
-/** NODE_OPTIONS of the operator container in manifests/deployment.yaml. */
+/** NODE_OPTIONS of the operator container in manifests/base/deployment.yaml. */
 function deploymentNodeOptions(): string {
-  const text = readFileSync(join(REPO_ROOT, 'manifests', 'deployment.yaml'), 'utf8');
+  const text = readFileSync(join(REPO_ROOT, 'manifests', 'base', 'deployment.yaml'), 'utf8');
   const m = /- name: NODE_OPTIONS\s*\n\s*value:\s*"?([^"\n]+)"?/.exec(text);
-  if (!m?.[1]) throw new Error('no NODE_OPTIONS in manifests/deployment.yaml');
+  if (!m?.[1]) throw new Error('no NODE_OPTIONS in manifests/base/deployment.yaml');
   return m[1].trim();
 }
 
@@ -534,7 +534,7 @@ export async function scaleBench(argv: string[]): Promise<void> {
     console.log(`\npullsecret-operator scale benchmark: ${N} namespaces x ${S} ServiceAccounts x ${K} sources, local control plane (k8s v1.36.3), ${new Date().toISOString().slice(0, 16)}Z`);
     console.log(`operator: node ${bundlePath().slice(REPO_ROOT.length + 1)}, default flags; floor: no caches, 32 keep-alive sockets, 32 namespaces at a time`);
     for (const r of results) {
-      console.log(`\nNODE_OPTIONS=${r.nodeOptions}${r.nodeOptions === deploymentNodeOptions() ? ' (manifests/deployment.yaml)' : ''}\n`);
+      console.log(`\nNODE_OPTIONS=${r.nodeOptions}${r.nodeOptions === deploymentNodeOptions() ? ' (manifests/base/deployment.yaml)' : ''}\n`);
       console.log('| phase | operator | floor | ratio |');
       console.log('| --- | --- | --- | --- |');
       console.log(`| cold-start convergence (from process start, every ServiceAccount lists every copy, seen on a watch) | ${sec(r.convergeMs)} | ${sec(floor?.convergeMs)} | ${ratio(r.convergeMs, floor?.convergeMs)} |`);
