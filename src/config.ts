@@ -28,6 +28,19 @@ export interface Config {
   /** This replica's identity in the Lease: POD_NAME, else hostname-pid-random. */
   identity: string;
   leaderElection: LeaderElectionSettings;
+  /** The API client: deadlines and the client-side token bucket. */
+  client: ClientSettings;
+  /** The first sync of the caches must finish within this, or the process exits 1 (restarted by Kubernetes). */
+  syncTimeoutMs: number;
+}
+
+export interface ClientSettings {
+  qps: number;
+  burst: number;
+  /** GETs and writes; LIST pages get four times as long, Lease requests half the renew deadline. */
+  requestTimeoutMs: number;
+  leaseTimeoutMs: number;
+  listTimeoutMs: number;
 }
 
 export interface LeaderElectionSettings {
@@ -71,6 +84,10 @@ export const FLAGS: readonly FlagSpec[] = [
   { name: 'lease-duration', env: 'PSO_LEASE_DURATION', def: '15s', help: 'how long standbys wait without seeing the Lease renewed before taking over (whole seconds)' },
   { name: 'renew-deadline', env: 'PSO_RENEW_DEADLINE', def: '10s', help: 'the leader stops (and exits) when it cannot renew the Lease this long' },
   { name: 'retry-period', env: 'PSO_RETRY_PERIOD', def: '2s', help: 'interval of attempts to acquire or renew the Lease' },
+  { name: 'qps', env: 'PSO_QPS', def: '2000', help: 'client-side limit of requests a second to the API server, a guard against runaway loops (0: none)' },
+  { name: 'burst', env: 'PSO_BURST', def: '4000', help: 'requests allowed at once above --qps' },
+  { name: 'request-timeout', env: 'PSO_REQUEST_TIMEOUT', def: '15s', help: 'deadline of each GET and write (LIST pages: 4x; Lease requests: half of --renew-deadline)' },
+  { name: 'sync-timeout', env: 'PSO_SYNC_TIMEOUT', def: '2m', help: 'exit 1 when the first sync of the caches takes longer (Kubernetes restarts the pod)' },
   { name: 'kubeconfig', env: 'KUBECONFIG', def: '', help: 'kubeconfig file (empty: in-cluster config)' },
 ];
 
@@ -186,6 +203,14 @@ export function loadConfig(
   const retryPeriodMs = dur('retry-period', 1);
   if (renewDeadlineMs >= leaseDurationMs) throw new Error(`--renew-deadline (${get('renew-deadline')}) must be less than --lease-duration (${get('lease-duration')})`);
   if (retryPeriodMs >= renewDeadlineMs) throw new Error(`--retry-period (${get('retry-period')}) must be less than --renew-deadline (${get('renew-deadline')})`);
+  const num = (name: string, min: number): number => {
+    const v = Number(get(name));
+    if (!Number.isFinite(v) || v < min) throw new Error(`--${name}: "${get(name)}" is not a number >= ${min}`);
+    return v;
+  };
+  const qps = num('qps', 0);
+  const burst = Math.floor(num('burst', 1));
+  const requestTimeoutMs = dur('request-timeout', 100);
   const config: Config = {
     command,
     policy: Object.freeze({
@@ -213,6 +238,16 @@ export function loadConfig(
       renewDeadlineMs,
       retryPeriodMs,
     }),
+    client: Object.freeze({
+      qps,
+      burst,
+      requestTimeoutMs,
+      listTimeoutMs: requestTimeoutMs * 4,
+      // client-go bounds each Lease request by half the renew deadline, so that a leader that
+      // cannot renew notices in time and stops before any standby may take over.
+      leaseTimeoutMs: Math.min(requestTimeoutMs, Math.max(100, Math.floor(renewDeadlineMs / 2))),
+    }),
+    syncTimeoutMs: dur('sync-timeout', 1000),
   };
   return Object.freeze(config);
 }

@@ -42,7 +42,15 @@ async function main(): Promise<number> {
   const kc = new KubeConfig();
   if (config.kubeconfig) kc.loadFromFile(config.kubeconfig);
   else kc.loadFromCluster();
-  const kube = await createKube(kc);
+  const kube = await createKube(kc, {
+    // The API server's audit log records it: which replica wrote what.
+    userAgent: `pullsecret-operator/${readVersion()} (${config.identity})`,
+    qps: config.client.qps,
+    burst: config.client.burst,
+    requestTimeoutMs: config.client.requestTimeoutMs,
+    listTimeoutMs: config.client.listTimeoutMs,
+    leaseTimeoutMs: config.client.leaseTimeoutMs,
+  });
   try {
     if (config.command === 'cleanup') {
       const r = await cleanup(kube, logger, config.dryRun);

@@ -10,10 +10,12 @@
  */
 import https from 'node:https';
 import http from 'node:http';
+import type { IncomingHttpHeaders } from 'node:http';
 import type { KubeConfig, V1Lease, V1Namespace, V1Secret, V1ServiceAccount } from '@kubernetes/client-node';
 import type { PullSecretsChange } from '../domain/desired.js';
 import { ADDED_ENTRIES_ANNOTATION } from '../domain/naming.js';
 import type { SecretLike } from '../domain/types.js';
+import { TokenBucket, parseRetryAfter } from './ratelimit.js';
 
 export type ErrorKind =
   | 'NotFound'
@@ -25,6 +27,7 @@ export type ErrorKind =
   | 'Invalid'
   | 'TooManyRequests'
   | 'ServerError'
+  | 'Timeout'
   | 'Network'
   | 'Other';
 
@@ -34,12 +37,15 @@ export class KubeError extends Error {
   readonly status: number | undefined;
   /** The same as `status`, under the name watch callers test for (a 410 relists). */
   readonly statusCode: number | undefined;
-  constructor(kind: ErrorKind, status: number | undefined, message: string) {
+  /** How long the server asked us to wait before retrying (a 429 or 503's Retry-After), in ms. */
+  readonly retryAfterMs: number | undefined;
+  constructor(kind: ErrorKind, status: number | undefined, message: string, retryAfterMs?: number) {
     super(message);
     this.name = 'KubeError';
     this.kind = kind;
     this.status = status;
     this.statusCode = status;
+    this.retryAfterMs = retryAfterMs;
   }
 }
 
@@ -61,7 +67,7 @@ function statusBody(body: unknown): StatusBody {
 }
 
 /** The KubeError of an API answer with status `code` and body `body` (a metav1.Status, usually). */
-export function statusError(code: number, body: unknown, what: string): KubeError {
+export function statusError(code: number, body: unknown, what: string, retryAfterMs?: number): KubeError {
   const s = statusBody(body);
   const msg = `${what}: ${code} ${s.reason ?? ''}${s.message ? `: ${s.message}` : ''}`;
   const causes = s.details?.causes ?? [];
@@ -75,7 +81,12 @@ export function statusError(code: number, body: unknown, what: string): KubeErro
   else if (code === 422) kind = 'Invalid';
   else if (code === 429) kind = 'TooManyRequests';
   else if (code >= 500) kind = 'ServerError';
-  return new KubeError(kind, code, msg);
+  return new KubeError(kind, code, msg, retryAfterMs);
+}
+
+/** The Retry-After of an answer, honoured for 429 and 503 (client-go does the same). */
+function retryAfterOf(code: number, headers: IncomingHttpHeaders): number | undefined {
+  return code === 429 || code === 503 ? parseRetryAfter(headers['retry-after'], Date.now()) : undefined;
 }
 
 /** Maps any error of a call to a KubeError. */
@@ -119,6 +130,8 @@ export interface Kube {
   /** Writes imagePullSecrets and our annotation, guarded by resourceVersion: a concurrent change gives Conflict. */
   patchServiceAccountPullSecrets(namespace: string, name: string, resourceVersion: string | undefined, change: PullSecretsChange): Promise<void>;
   createEvent(event: CoreEvent): Promise<void>;
+  /** Closes every pooled connection (a watch found its connection dead); requests reconnect. */
+  resetConnections?(): void;
   getLease(namespace: string, name: string): Promise<V1Lease | undefined>;
   createLease(lease: V1Lease): Promise<V1Lease>;
   replaceLease(lease: V1Lease): Promise<V1Lease>;
@@ -142,6 +155,38 @@ export interface CoreEvent {
 
 /** Sockets of the keep-alive pool: requests beyond this wait for a free socket. */
 export const MAX_SOCKETS = 32;
+
+/**
+ * Deadlines and the client-side rate limit. Every request has a deadline that covers connecting,
+ * the TLS handshake, the response headers and the body: a black-holed connection (one that accepts
+ * and never answers) fails the request instead of hanging it, and its socket is destroyed, never
+ * handed back to the keep-alive pool.
+ */
+export interface ClientOptions {
+  fieldManager?: string;
+  /** Sent as User-Agent; the API server's audit log records it. */
+  userAgent?: string;
+  /** GETs, writes and Events. Default 15 s. */
+  requestTimeoutMs?: number;
+  /** One page of a paged LIST. Default 60 s. */
+  listTimeoutMs?: number;
+  /** Lease requests: well within the renew deadline (client-go uses half of it). Default 5 s. */
+  leaseTimeoutMs?: number;
+  /** Until a watch's response headers arrive. Default: requestTimeoutMs. */
+  watchConnectTimeoutMs?: number;
+  /**
+   * Client-side token bucket over every request but Lease requests and watches: `qps` <= 0 turns it
+   * off. It is a guard against runaway loops; priority and fairness protects the API server.
+   */
+  qps?: number;
+  burst?: number;
+}
+
+export const CLIENT_DEFAULTS = Object.freeze({
+  requestTimeoutMs: 15_000,
+  listTimeoutMs: 60_000,
+  leaseTimeoutMs: 5_000,
+});
 /** How long the authentication headers (a token re-read from its file) are reused. */
 const AUTH_TTL_MS = 10_000;
 
@@ -153,9 +198,10 @@ interface Transport {
   watchAgent: http.Agent;
   request: typeof https.request;
   headers(): Promise<Record<string, string>>;
+  bucket: TokenBucket;
 }
 
-async function transport(kc: KubeConfig): Promise<Transport> {
+async function transport(kc: KubeConfig, userAgent: string, bucket: TokenBucket): Promise<Transport> {
   const cluster = kc.getCurrentCluster();
   if (!cluster) throw new Error('kubeconfig has no current cluster');
   const server = new URL(cluster.server);
@@ -183,13 +229,13 @@ async function transport(kc: KubeConfig): Promise<Transport> {
     if (cached && Date.now() - cached.at < AUTH_TTL_MS) return cached.headers;
     const opts: https.RequestOptions = {};
     await kc.applyToHTTPSOptions(opts);
-    const out: Record<string, string> = {};
+    const out: Record<string, string> = { 'User-Agent': userAgent };
     for (const [k, v] of Object.entries(opts.headers ?? {})) if (v !== undefined) out[k] = Array.isArray(v) ? v.join(', ') : String(v);
     if (opts.auth) out['Authorization'] = `Basic ${Buffer.from(opts.auth).toString('base64')}`;
     cached = { at: Date.now(), headers: out };
     return out;
   };
-  return { server, agent, watchAgent, request: (secure ? https.request : http.request), headers };
+  return { server, agent, watchAgent, request: (secure ? https.request : http.request), headers, bucket };
 }
 
 function queryString(q: Record<string, string | number | boolean | undefined>): string {
@@ -220,40 +266,62 @@ function route(r: { verb: keyof typeof METHOD; group: '' | 'coordination.k8s.io'
   return { method: METHOD[r.verb], path };
 }
 
-/** One request; resolves with the parsed JSON body of a 2xx answer, rejects with a KubeError. */
-function send<R>(t: Transport, r: Route, query: string, what: string, body?: unknown, contentType = 'application/json'): Promise<R> {
-  return t.headers().then(
-    (auth) =>
-      new Promise<R>((resolve, reject) => {
-        const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
-        const req = t.request(
-          new URL(`${r.path}${query}`, t.server),
-          {
-            method: r.method,
-            agent: t.agent,
-            headers: { ...auth, Accept: 'application/json', ...(payload ? { 'Content-Type': contentType, 'Content-Length': payload.length } : {}) },
-          },
-          (res) => {
-            const chunks: Buffer[] = [];
-            res.on('data', (c: Buffer) => chunks.push(c));
-            res.on('error', (err) => reject(toKubeError(err, what)));
-            res.on('end', () => {
-              const text = Buffer.concat(chunks).toString('utf8');
-              const code = res.statusCode ?? 0;
-              if (code >= 200 && code < 300) {
-                try {
-                  resolve((text ? JSON.parse(text) : {}) as R);
-                } catch (err) {
-                  reject(toKubeError(err, what));
-                }
-              } else reject(statusError(code, text, what));
-            });
-          },
-        );
-        req.on('error', (err) => reject(toKubeError(err, what)));
-        req.end(payload);
-      }),
-  );
+interface SendOptions {
+  timeoutMs: number;
+  /** Through the token bucket (every request but Lease ones). */
+  limited: boolean;
+}
+
+/**
+ * One request; resolves with the parsed JSON body of a 2xx answer, rejects with a KubeError. The
+ * deadline runs from before the bucket's wait is over to the last byte of the body; on expiry the
+ * request and its socket are destroyed.
+ */
+async function send<R>(t: Transport, r: Route, query: string, what: string, o: SendOptions, body?: unknown, contentType = 'application/json'): Promise<R> {
+  if (o.limited) await t.bucket.take();
+  const auth = await t.headers();
+  return new Promise<R>((resolve, reject) => {
+    let settled = false;
+    const settle = (err: KubeError | undefined, value?: R): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      if (err) reject(err);
+      else resolve(value as R);
+    };
+    const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
+    const req = t.request(
+      new URL(`${r.path}${query}`, t.server),
+      {
+        method: r.method,
+        agent: t.agent,
+        headers: { ...auth, Accept: 'application/json', ...(payload ? { 'Content-Type': contentType, 'Content-Length': payload.length } : {}) },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('error', (err) => settle(toKubeError(err, what)));
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          const code = res.statusCode ?? 0;
+          if (code >= 200 && code < 300) {
+            try {
+              settle(undefined, (text ? JSON.parse(text) : {}) as R);
+            } catch (err) {
+              settle(toKubeError(err, what));
+            }
+          } else settle(statusError(code, text, what, retryAfterOf(code, res.headers)));
+        });
+      },
+    );
+    const timer = setTimeout(() => {
+      settle(new KubeError('Timeout', undefined, `${what}: no answer within ${o.timeoutMs} ms`));
+      // Destroying the request destroys its socket: a timed-out connection never goes back to the pool.
+      req.destroy();
+    }, o.timeoutMs);
+    req.on('error', (err) => settle(toKubeError(err, what)));
+    req.end(payload);
+  });
 }
 
 interface WireList<T> {
@@ -262,12 +330,17 @@ interface WireList<T> {
 }
 
 /** The HTTPS implementation of Kube. */
-export async function createKube(kc: KubeConfig, fieldManager = 'pullsecret-operator'): Promise<Kube & { close(): void }> {
-  const t = await transport(kc);
-  const fm = queryString({ fieldManager });
+export async function createKube(kc: KubeConfig, options: ClientOptions = {}): Promise<Kube & { close(): void }> {
+  const requestTimeoutMs = options.requestTimeoutMs ?? CLIENT_DEFAULTS.requestTimeoutMs;
+  const req: SendOptions = { timeoutMs: requestTimeoutMs, limited: true };
+  const page: SendOptions = { timeoutMs: options.listTimeoutMs ?? CLIENT_DEFAULTS.listTimeoutMs, limited: true };
+  const leaseReq: SendOptions = { timeoutMs: options.leaseTimeoutMs ?? CLIENT_DEFAULTS.leaseTimeoutMs, limited: false };
+  const t = await transport(kc, options.userAgent ?? 'pullsecret-operator', new TokenBucket(options.qps ?? 0, options.burst ?? 1));
+  const fm = queryString({ fieldManager: options.fieldManager ?? 'pullsecret-operator' });
+  const watchConnectTimeoutMs = options.watchConnectTimeoutMs ?? requestTimeoutMs;
   const list = async <T>(r: Route, what: string, opts: ListOptions = {}): Promise<ListResult<T>> => {
     const q = queryString({ labelSelector: opts.labelSelector, limit: opts.limit, continue: opts.continue, resourceVersion: opts.continue ? undefined : opts.resourceVersion });
-    const l = await send<WireList<T>>(t, r, q, what);
+    const l = await send<WireList<T>>(t, r, q, what, page);
     const out: ListResult<T> = { items: l.items ?? [], resourceVersion: l.metadata?.resourceVersion ?? '' };
     if (l.metadata?.continue) out.continue = l.metadata.continue;
     return out;
@@ -284,24 +357,26 @@ export async function createKube(kc: KubeConfig, fieldManager = 'pullsecret-oper
   const leaseBody = (l: V1Lease): unknown => ({ apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', ...l });
   return {
     close: () => (t.agent.destroy(), t.watchAgent.destroy()),
+    // Agent.destroy() closes the sockets it holds; the agent itself stays usable.
+    resetConnections: () => t.agent.destroy(),
     listNamespaces: (opts) => list<V1Namespace>(route({ verb: 'list', group: '', resource: 'namespaces' }), 'list namespaces', opts),
     listSecrets: (namespace, opts) => list<V1Secret>(route({ verb: 'list', group: '', resource: 'secrets', namespace }), `list secrets${namespace ? ` in ${namespace}` : ''}`, opts),
     listServiceAccounts: (opts) => list<V1ServiceAccount>(route({ verb: 'list', group: '', resource: 'serviceaccounts' }), 'list serviceaccounts', opts),
-    getSecret: (namespace, name) => orUndefined(send<V1Secret>(t, route({ verb: 'get', group: '', resource: 'secrets', namespace, name }), '', `get secret ${namespace}/${name}`)),
+    getSecret: (namespace, name) => orUndefined(send<V1Secret>(t, route({ verb: 'get', group: '', resource: 'secrets', namespace, name }), '', `get secret ${namespace}/${name}`, req)),
     createSecret: async (s) => {
       const namespace = s.metadata.namespace ?? '';
-      await send(t, route({ verb: 'create', group: '', resource: 'secrets', namespace }), fm, `create secret ${namespace}/${s.metadata.name}`, secretBody(s));
+      await send(t, route({ verb: 'create', group: '', resource: 'secrets', namespace }), fm, `create secret ${namespace}/${s.metadata.name}`, req, secretBody(s));
     },
     replaceSecret: async (s) => {
       const namespace = s.metadata.namespace ?? '';
-      await send(t, route({ verb: 'update', group: '', resource: 'secrets', namespace, name: s.metadata.name }), fm, `update secret ${namespace}/${s.metadata.name}`, secretBody(s));
+      await send(t, route({ verb: 'update', group: '', resource: 'secrets', namespace, name: s.metadata.name }), fm, `update secret ${namespace}/${s.metadata.name}`, req, secretBody(s));
     },
     deleteSecret: async (namespace, name, resourceVersion) => {
       const body = { apiVersion: 'v1', kind: 'DeleteOptions', ...(resourceVersion ? { preconditions: { resourceVersion } } : {}) };
-      await send(t, route({ verb: 'delete', group: '', resource: 'secrets', namespace, name }), '', `delete secret ${namespace}/${name}`, body);
+      await send(t, route({ verb: 'delete', group: '', resource: 'secrets', namespace, name }), '', `delete secret ${namespace}/${name}`, req, body);
     },
     getServiceAccount: (namespace, name) =>
-      orUndefined(send<V1ServiceAccount>(t, route({ verb: 'get', group: '', resource: 'serviceaccounts', namespace, name }), '', `get serviceaccount ${namespace}/${name}`)),
+      orUndefined(send<V1ServiceAccount>(t, route({ verb: 'get', group: '', resource: 'serviceaccounts', namespace, name }), '', `get serviceaccount ${namespace}/${name}`, req)),
     patchServiceAccountPullSecrets: async (namespace, name, resourceVersion, change) => {
       // A JSON merge patch replaces the whole list, so it must carry the full desired list and the
       // resourceVersion it was computed from: the API server then rejects it with 409 if the
@@ -310,11 +385,11 @@ export async function createKube(kc: KubeConfig, fieldManager = 'pullsecret-oper
         metadata: { resourceVersion, annotations: { [ADDED_ENTRIES_ANNOTATION]: change.added } },
         imagePullSecrets: change.imagePullSecrets.length > 0 ? change.imagePullSecrets : null,
       };
-      await send(t, route({ verb: 'patch', group: '', resource: 'serviceaccounts', namespace, name }), fm, `patch serviceaccount ${namespace}/${name}`, body, 'application/merge-patch+json');
+      await send(t, route({ verb: 'patch', group: '', resource: 'serviceaccounts', namespace, name }), fm, `patch serviceaccount ${namespace}/${name}`, req, body, 'application/merge-patch+json');
     },
     createEvent: async (e) => {
       const name = `${e.involvedObject.name}.${e.time.getTime().toString(16)}${Math.floor(Math.random() * 0xffff).toString(16)}`;
-      await send(t, route({ verb: 'create', group: '', resource: 'events', namespace: e.namespace }), '', `create event in ${e.namespace}`, {
+      await send(t, route({ verb: 'create', group: '', resource: 'events', namespace: e.namespace }), '', `create event in ${e.namespace}`, req, {
         apiVersion: 'v1',
         kind: 'Event',
         metadata: { name, namespace: e.namespace },
@@ -330,11 +405,11 @@ export async function createKube(kc: KubeConfig, fieldManager = 'pullsecret-oper
         reportingInstance: e.reportingInstance,
       });
     },
-    getLease: (namespace, name) => orUndefined(send<V1Lease>(t, route({ verb: 'get', group: 'coordination.k8s.io', resource: 'leases', namespace, name }), '', `get lease ${namespace}/${name}`)),
-    createLease: (lease) => send<V1Lease>(t, route({ verb: 'create', group: 'coordination.k8s.io', resource: 'leases', namespace: lease.metadata?.namespace }), '', 'create lease', leaseBody(lease)),
+    getLease: (namespace, name) => orUndefined(send<V1Lease>(t, route({ verb: 'get', group: 'coordination.k8s.io', resource: 'leases', namespace, name }), '', `get lease ${namespace}/${name}`, leaseReq)),
+    createLease: (lease) => send<V1Lease>(t, route({ verb: 'create', group: 'coordination.k8s.io', resource: 'leases', namespace: lease.metadata?.namespace }), '', 'create lease', leaseReq, leaseBody(lease)),
     replaceLease: (lease) =>
-      send<V1Lease>(t, route({ verb: 'update', group: 'coordination.k8s.io', resource: 'leases', namespace: lease.metadata?.namespace, name: lease.metadata?.name ?? '' }), '', 'update lease', leaseBody(lease)),
-    watch: (path, query, onEvent, done) => watch(t, path, query, onEvent, done),
+      send<V1Lease>(t, route({ verb: 'update', group: 'coordination.k8s.io', resource: 'leases', namespace: lease.metadata?.namespace, name: lease.metadata?.name ?? '' }), '', 'update lease', leaseReq, leaseBody(lease)),
+    watch: (path, query, onEvent, done) => watch(t, path, query, onEvent, done, watchConnectTimeoutMs),
   };
 }
 
@@ -345,20 +420,23 @@ async function watch(
   query: Record<string, string | number | boolean>,
   onEvent: (type: string, obj: unknown) => void,
   done: (err: unknown) => void,
+  connectTimeoutMs: number,
 ): Promise<{ abort(): void }> {
   const auth = await t.headers();
   let finished = false;
   const finish = (err: unknown): void => {
     if (finished) return;
     finished = true;
+    clearTimeout(connecting);
     done(err);
   };
   const req = t.request(new URL(`${path}${queryString({ ...query, watch: true })}`, t.server), { method: 'GET', agent: t.watchAgent, headers: { ...auth, Accept: 'application/json' } }, (res) => {
+    clearTimeout(connecting);
     const code = res.statusCode ?? 0;
     if (code !== 200) {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => finish(statusError(code, Buffer.concat(chunks).toString('utf8'), `watch ${path}`)));
+      res.on('end', () => finish(statusError(code, Buffer.concat(chunks).toString('utf8'), `watch ${path}`, retryAfterOf(code, res.headers))));
       res.on('error', (err) => finish(err));
       return;
     }
@@ -392,6 +470,12 @@ async function watch(
     res.on('error', (err) => finish(err));
     res.on('close', () => finish(null));
   });
+  // Connecting, the TLS handshake and the response headers have a deadline; after them, the
+  // informer's liveness timer judges the stream (bookmarks arrive about once a minute).
+  const connecting = setTimeout(() => {
+    req.destroy();
+    finish(new KubeError('Timeout', undefined, `watch ${path}: no answer within ${connectTimeoutMs} ms`));
+  }, connectTimeoutMs);
   req.on('error', (err) => finish(err));
   req.end();
   return {

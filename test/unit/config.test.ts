@@ -81,6 +81,8 @@ test('loadConfig: TestDefaults', () => {
       renewDeadlineMs: 10_000,
       retryPeriodMs: 2_000,
     },
+    client: { qps: 2000, burst: 4000, requestTimeoutMs: 15_000, listTimeoutMs: 60_000, leaseTimeoutMs: 5_000 },
+    syncTimeoutMs: 120_000,
   };
   assert.deepEqual(c, want);
   assert.ok(Object.isFrozen(c));
@@ -89,6 +91,10 @@ test('loadConfig: TestDefaults', () => {
 
 const valueCases: { name: string; argv: string[]; env: Record<string, string>; pick: (c: Readonly<Config>) => unknown; want: unknown }[] = [
   { name: 'TestEnvSetsValue', argv: [], env: { PSO_WORKERS: '8' }, pick: (c) => c.workers, want: 8 },
+  { name: 'TestQpsZeroTurnsTheBucketOff', argv: ['--qps', '0', '--burst', '10'], env: {}, pick: (c) => [c.client.qps, c.client.burst], want: [0, 10] },
+  { name: 'TestRequestTimeoutSetsListAndLease', argv: ['--request-timeout', '2s', '--renew-deadline', '10s'], env: {}, pick: (c) => [c.client.requestTimeoutMs, c.client.listTimeoutMs, c.client.leaseTimeoutMs], want: [2000, 8000, 2000] },
+  { name: 'TestLeaseTimeoutIsHalfTheRenewDeadline', argv: ['--lease-duration', '4s', '--renew-deadline', '3s', '--retry-period', '1s'], env: {}, pick: (c) => c.client.leaseTimeoutMs, want: 1500 },
+  { name: 'TestSyncTimeoutEnv', argv: [], env: { PSO_SYNC_TIMEOUT: '90s' }, pick: (c) => c.syncTimeoutMs, want: 90_000 },
   { name: 'TestFlagSetsValue', argv: ['--workers', '2'], env: {}, pick: (c) => c.workers, want: 2 },
   { name: 'TestFlagWinsOverEnv', argv: ['--workers=2'], env: { PSO_WORKERS: '8' }, pick: (c) => c.workers, want: 2 },
   { name: 'TestSourceNamespaceFlagWinsOverEnv', argv: ['--source-namespace', 'from-flag'], env: { PSO_SOURCE_NAMESPACE: 'from-env' }, pick: (c) => c.policy.sourceNamespace, want: 'from-flag' },
@@ -122,6 +128,9 @@ for (const c of valueCases) {
 
 const invalidCases: { name: string; argv: string[]; env: Record<string, string>; message: RegExp }[] = [
   { name: 'TestWorkersZero', argv: ['--workers', '0'], env: {}, message: /^--workers: "0"/ },
+  { name: 'TestQpsNegative', argv: ['--qps=-1'], env: {}, message: /^--qps: "-1" is not a number >= 0/ },
+  { name: 'TestBurstZero', argv: [], env: { PSO_BURST: '0' }, message: /^--burst: "0" is not a number >= 1/ },
+  { name: 'TestRequestTimeoutTooShort', argv: ['--request-timeout', '10ms'], env: {}, message: /^--request-timeout: must be at least 100ms/ },
   { name: 'TestWorkersTooMany', argv: [], env: { PSO_WORKERS: '65' }, message: /^--workers: "65"/ },
   { name: 'TestWorkersNotANumber', argv: ['--workers', 'four'], env: {}, message: /^--workers: "four"/ },
   { name: 'TestWorkersFraction', argv: ['--workers', '1.5'], env: {}, message: /^--workers: "1.5"/ },
