@@ -14,6 +14,18 @@ import { formatSummary, inSync } from './summary.js';
 import { readVersion } from './version.js';
 
 const SHUTDOWN_TIMEOUT_MS = 8000;
+const ONCE_MAX_ATTEMPTS = 8;
+
+/**
+ * Resolves true once every cache has synced, false when `ms` pass first. Later relists never end
+ * the process; a first sync that cannot finish does, so that Kubernetes restarts it rather than
+ * letting a leader hold the Lease without reconciling.
+ */
+function syncWithin(op: Operator, ms: number): Promise<boolean> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
+  return Promise.race([op.waitForSync().then(() => true), timeout]).finally(() => clearTimeout(timer));
+}
 
 export async function runOperator(config: Readonly<Config>, logger: Logger, kube: Kube): Promise<number> {
   const clock = { now: () => Date.now() };
@@ -34,6 +46,9 @@ export async function runOperator(config: Readonly<Config>, logger: Logger, kube
     identity: config.identity,
     metrics,
     recordOutcomes: config.once,
+    // --once retries a transient error (409, 429, 5xx, a timeout) before it reports: 8 attempts,
+    // about 13 s of backoff plus whatever Retry-After asks.
+    ...(config.once ? { maxRetries: ONCE_MAX_ATTEMPTS } : {}),
   }));
   logger.info('starting', {
     version: readVersion(),
@@ -45,10 +60,18 @@ export async function runOperator(config: Readonly<Config>, logger: Logger, kube
   });
   op.startInformers();
 
+  const syncFailed = (): number => {
+    logger.error('caches did not sync in time; exiting', { syncTimeoutMs: config.syncTimeoutMs, informers: op.informerStats().filter((i) => !i.synced).map((i) => i.name) });
+    return 1;
+  };
+
   if (config.once) {
-    await op.waitForSync();
+    if (!(await syncWithin(op, config.syncTimeoutMs))) {
+      await op.stop();
+      return syncFailed();
+    }
     op.startWorking();
-    await op.queue.idle();
+    await op.queue.settled();
     await op.stop();
     const outcomes = [...op.reconciler.outcomes.values()];
     process.stdout.write(formatSummary(outcomes, config.dryRun));
@@ -89,20 +112,27 @@ export async function runOperator(config: Readonly<Config>, logger: Logger, kube
     return Promise.race([op.stop().then(() => 'drained' as const), timeout]);
   };
 
+  // Only the first sync has a deadline: resolves when it was missed (never otherwise).
+  const syncMissed = syncWithin(op, config.syncTimeoutMs).then((ok) => (ok ? new Promise<never>(() => undefined) : ('sync-timeout' as const)));
+
   if (!config.leaderElection.enabled) {
     metrics.leader.set(1);
     const ready = op.waitForSync().then(() => {
       logger.info('caches synced; reconciling');
       op.startWorking();
     });
-    await Promise.race([ready, signalled]);
+    if ((await Promise.race([ready, signalled, syncMissed])) === 'sync-timeout') {
+      await Promise.race([op.stop(), new Promise<void>((r) => setTimeout(r, SHUTDOWN_TIMEOUT_MS).unref())]);
+      await server?.close();
+      return syncFailed();
+    }
     await signalled;
     const result = await drain();
     await server?.close();
     logger.info('stopped', { result });
     return 0;
   }
-  return runElected(config, logger, kube, op, metrics, signalled, drain, server);
+  return runElected(config, logger, kube, op, metrics, signalled, drain, server, syncMissed, syncFailed);
 }
 
 /**
@@ -121,6 +151,8 @@ async function runElected(
   signalled: Promise<void>,
   drain: () => Promise<'drained' | 'timeout'>,
   server: HttpServer | undefined,
+  syncMissed: Promise<'sync-timeout'>,
+  syncFailed: () => number,
 ): Promise<number> {
   const le = config.leaderElection;
   const identity = config.identity;
@@ -165,7 +197,16 @@ async function runElected(
     if (!elector.isLeader) logger.info('caches synced; standing by', { identity, lease });
   });
 
-  if ((await Promise.race([signalled.then(() => 'signal' as const), lost.then(() => 'lost' as const)])) === 'lost') return 1;
+  const first = await Promise.race([signalled.then(() => 'signal' as const), lost.then(() => 'lost' as const), syncMissed]);
+  if (first === 'lost') return 1;
+  if (first === 'sync-timeout') {
+    // Nothing was written: hand the Lease over at once rather than hold it idle.
+    shuttingDown = true;
+    op.queue.shutDown();
+    await Promise.race([elector.stop({ release: true }).then(() => electing), new Promise<void>((r) => setTimeout(r, SHUTDOWN_TIMEOUT_MS).unref())]);
+    await server?.close();
+    return syncFailed();
+  }
   shuttingDown = true;
   // Drain while the elector keeps renewing; a lost leadership meanwhile ends the process at once.
   const result = await Promise.race([drain(), lost.then(() => 'lost' as const)]);

@@ -66,7 +66,7 @@ export class Metrics implements OperatorMetrics {
   }
 
   informerStatus(informer: string, s: InformerStatus): void {
-    if (s.type === 'error') this.informerRestarts.inc({ informer });
+    if (s.type === 'error' || s.type === 'watch-silent') this.informerRestarts.inc({ informer });
     if (s.type === 'synced' || s.type === 'watching') this.informerLastEvent.set({ informer }, Date.now() / 1000);
   }
 

@@ -7,7 +7,7 @@
 import type { Policy } from '../domain/desired.js';
 import { MANAGED_BY_LABEL, MANAGED_BY_VALUE } from '../domain/naming.js';
 import type { NamespaceLike, SecretLike, ServiceAccountLike } from '../domain/types.js';
-import type { Kube } from '../kube/client.js';
+import { KubeError, type Kube } from '../kube/client.js';
 import { Informer, type InformerStatus, type Meta } from '../kube/informers.js';
 import { copyOf, namespaceOf, serviceAccountOf, sourceOf } from '../kube/ingest.js';
 import { errorMessage, type Logger } from '../log.js';
@@ -36,8 +36,18 @@ export interface OperatorDeps {
   /** Keep each namespace's last reconcile outcome (for --once's summary). */
   recordOutcomes?: boolean;
   /** Informer tuning for tests; production uses the defaults. */
-  informer?: { watchTimeoutSeconds?: number; backoffBaseMs?: number; backoffMaxMs?: number };
+  informer?: { watchTimeoutSeconds?: number; backoffBaseMs?: number; backoffMaxMs?: number; livenessMs?: number };
+  /** Consecutive failures after which a namespace is given up until its next event (--once). Default: never. */
+  maxRetries?: number;
 }
+
+/**
+ * Retry backoff per namespace: 100 ms doubling to 2 minutes. Not client-go's 5 ms: a namespace
+ * that failed is retried at most 10 times a second, and a storm of failures draws from the queue's
+ * overall bucket (10 retries a second, 100 at once) besides.
+ */
+export const RETRY_BASE_MS = 100;
+export const RETRY_MAX_MS = 120_000;
 
 export const MANAGED_SELECTOR = `${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE}`;
 
@@ -89,6 +99,10 @@ export class Operator {
     this.reconciler = new Reconciler({ kube, caches: this.caches, policy, dryRun: deps.dryRun, clock: deps.clock, logger: deps.logger, recorder, metrics: deps.metrics, recordOutcomes: deps.recordOutcomes ?? false });
     this.queue = new WorkQueue((key) => this.reconciler.reconcile(key), {
       concurrency: deps.workers,
+      baseDelayMs: RETRY_BASE_MS,
+      maxDelayMs: RETRY_MAX_MS,
+      retryAfterMs: (err) => (err instanceof KubeError ? err.retryAfterMs : undefined),
+      ...(deps.maxRetries === undefined ? {} : { maxRetries: deps.maxRetries }),
       isTerminal,
       onEvent: (e) => this.#onQueueEvent(e),
     });
@@ -115,8 +129,8 @@ export class Operator {
     return times.length ? Math.min(...times) : undefined;
   }
 
-  informerStats(): { name: string; restarts: number; lastEventAt: number | undefined; size: number }[] {
-    return this.#informers().map((i) => ({ name: i.name, restarts: i.restarts, lastEventAt: i.lastEventAt, size: i.size }));
+  informerStats(): { name: string; synced: boolean; restarts: number; lastEventAt: number | undefined; size: number }[] {
+    return this.#informers().map((i) => ({ name: i.name, synced: i.synced, restarts: i.restarts, lastEventAt: i.lastEventAt, size: i.size }));
   }
 
   /** Starts reconciling (leader only): every namespace now, then on events and every resync period. */
@@ -172,6 +186,13 @@ export class Operator {
         else if (s.type === 'handler-error') logger.error('event handler failed', { informer: inf.name, error: errorMessage(s.error) });
         else if (s.type === 'watch-expired') logger.info('watch expired; relisting', { informer: inf.name });
         else if (s.type === 'watching') return;
+        else if (s.type === 'watch-silent') {
+          // No bookmark for that long: the connection is dead (a black hole, a load balancer that
+          // keeps it open). Pooled request sockets went the same way: close them all, so that the
+          // next requests open new connections instead of each waiting out its own timeout.
+          logger.warn('watch silent; reconnecting', { informer: inf.name, silentMs: s.silentMs });
+          this.#d.kube.resetConnections?.();
+        }
         else logger.debug('informer listed', { informer: inf.name, items: s.items, durationMs: s.durationMs });
       });
       inf.on(() => this.#d.metrics?.informerEvent(inf.name));
@@ -198,8 +219,9 @@ export class Operator {
     const terminal = e.type === 'error' && isTerminal(e.error);
     this.#d.metrics?.queueEvent(e, terminal);
     if (e.type === 'error') {
-      const level = terminal ? 'info' : 'warn';
-      this.#d.logger.log(level, terminal ? 'reconcile stopped: namespace is terminating' : 'reconcile failed; retrying with backoff', {
+      const level = terminal ? 'info' : e.gaveUp ? 'error' : 'warn';
+      const message = terminal ? 'reconcile stopped: namespace is terminating' : e.gaveUp ? 'reconcile failed; giving up' : 'reconcile failed; retrying with backoff';
+      this.#d.logger.log(level, message, {
         namespace: e.key,
         error: errorMessage(e.error),
         retries: this.queue.numRequeues(e.key),

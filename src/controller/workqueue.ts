@@ -7,11 +7,15 @@
  * - A key is never handed to the worker twice at the same time, whatever the
  *   concurrency; a key added while it is being processed is marked dirty and
  *   runs exactly once more after the current run ends.
- * - Failed keys are retried with per-key exponential backoff.
+ * - Failed keys are retried with per-key exponential backoff, and every retry also takes a token
+ *   of an overall bucket (client-go's DefaultControllerRateLimiter: the larger of the two delays
+ *   wins), so that a storm of failures across thousands of keys cannot become a retry storm.
+ *   A delay the error asks for (a 429's Retry-After) is honoured as a floor.
  *
  * @module
  */
 import PQueue from 'p-queue';
+import { TokenBucket } from '../kube/ratelimit.js';
 
 /** Time source and timer functions; inject a fake one in tests. */
 export interface Clock {
@@ -56,6 +60,8 @@ export interface WorkQueueEvent {
   durationMs: number;
   /** The thrown value, for `error` events. */
   error?: unknown;
+  /** For `error` events: the key failed maxRetries times in a row and is not retried again. */
+  gaveUp?: boolean;
 }
 
 /** Options for {@link WorkQueue}. */
@@ -66,6 +72,16 @@ export interface WorkQueueOptions {
   baseDelayMs?: number;
   /** Upper bound of the per-key backoff, in ms. Default 300 000 (5 minutes). */
   maxDelayMs?: number;
+  /**
+   * The overall bucket every retry draws from: `retryQps` retries a second, `retryBurst` at once.
+   * Defaults 10 and 100 (client-go's). `retryQps` <= 0 turns it off.
+   */
+  retryQps?: number;
+  retryBurst?: number;
+  /** The least delay an error asks for (a 429's Retry-After), in ms; undefined for none. */
+  retryAfterMs?: (err: unknown) => number | undefined;
+  /** After this many consecutive failures a key is given up (not retried). Default: never. */
+  maxRetries?: number;
   /** Time source; default {@link systemClock}. */
   clock?: Clock;
   /**
@@ -85,6 +101,8 @@ export interface WorkQueueOptions {
 interface PendingTimer {
   readyAt: number;
   handle: unknown;
+  /** A backoff retry (not a requested requeue). */
+  retry: boolean;
 }
 
 const DEFAULT_BASE_DELAY_MS = 5;
@@ -109,6 +127,9 @@ export class WorkQueue {
   readonly #isTerminal: (err: unknown) => boolean;
   readonly #onEvent: ((e: WorkQueueEvent) => void) | undefined;
   readonly #pqueue: PQueue;
+  readonly #bucket: TokenBucket;
+  readonly #retryAfterMs: (err: unknown) => number | undefined;
+  readonly #maxRetries: number;
 
   /** Keys that need processing: waiting ones, and processing ones that were added again. */
   readonly #dirty = new Set<string>();
@@ -122,6 +143,7 @@ export class WorkQueue {
   readonly #failures = new Map<string, number>();
 
   #idleWaiters: Array<() => void> = [];
+  #settledWaiters: Array<() => void> = [];
   #drainWaiters: Array<() => void> = [];
   #shuttingDown = false;
   #retriesTotal = 0;
@@ -148,6 +170,9 @@ export class WorkQueue {
     this.#isTerminal = options.isTerminal ?? (() => false);
     this.#onEvent = options.onEvent;
     this.#pqueue = new PQueue({ concurrency });
+    this.#bucket = new TokenBucket(options.retryQps ?? 10, options.retryBurst ?? 100, this.#clock);
+    this.#retryAfterMs = options.retryAfterMs ?? (() => undefined);
+    this.#maxRetries = options.maxRetries ?? Infinity;
   }
 
   /**
@@ -172,6 +197,10 @@ export class WorkQueue {
    * Ignored once the queue is shutting down.
    */
   addAfter(key: string, ms: number): void {
+    this.#addAfter(key, ms, false);
+  }
+
+  #addAfter(key: string, ms: number, retry: boolean): void {
     if (this.#shuttingDown) {
       return;
     }
@@ -187,12 +216,13 @@ export class WorkQueue {
       }
       this.#clock.clearTimeout(existing.handle);
     }
-    const timer: PendingTimer = { readyAt, handle: undefined };
+    const timer: PendingTimer = { readyAt, handle: undefined, retry };
     timer.handle = this.#clock.setTimeout(() => {
       if (this.#timers.get(key) === timer) {
         this.#timers.delete(key);
       }
       this.add(key);
+      this.#settleWaiters();
     }, ms);
     this.#timers.set(key, timer);
   }
@@ -272,6 +302,20 @@ export class WorkQueue {
     });
   }
 
+  /**
+   * Resolves when no key is waiting, being processed, or waiting out a backoff after a failure
+   * (what --once waits for: a transient error is retried before it reports). Keys scheduled with
+   * addAfter or requeueAfter do not count. Never rejects.
+   */
+  settled(): Promise<void> {
+    if (this.#isSettled()) {
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => {
+      this.#settledWaiters.push(resolve);
+    });
+  }
+
   #enqueue(key: string): void {
     this.#waiting.add(key);
     // #run never rejects; the catch is a safety net against unhandled rejections.
@@ -302,27 +346,39 @@ export class WorkQueue {
       }
     } catch (error: unknown) {
       const durationMs = this.#clock.now() - started;
+      let gaveUp = false;
       if (this.#terminal(error)) {
         this.#failures.delete(key);
+      } else if (this.numRequeues(key) + 1 >= this.#maxRetries) {
+        this.#failures.delete(key);
+        gaveUp = true;
       } else {
-        this.#retry(key);
+        this.#retry(key, error);
       }
-      event = { type: 'error', key, durationMs, error };
+      event = gaveUp ? { type: 'error', key, durationMs, error, gaveUp } : { type: 'error', key, durationMs, error };
     }
 
     this.#emit(event);
     this.#done(key);
   }
 
-  #retry(key: string): void {
+  #retry(key: string, error: unknown): void {
     const failures = this.numRequeues(key);
     this.#failures.set(key, failures + 1);
     if (this.#shuttingDown) {
       return;
     }
-    const delay = Math.min(this.#baseDelayMs * 2 ** failures, this.#maxDelayMs);
+    const perKey = Math.min(this.#baseDelayMs * 2 ** failures, this.#maxDelayMs);
+    let asked: number | undefined;
+    try {
+      asked = this.#retryAfterMs(error);
+    } catch {
+      asked = undefined;
+    }
+    const delay = Math.max(perKey, this.#bucket.reserve(), asked ?? 0);
     this.#retriesTotal++;
-    this.addAfter(key, delay);
+    // A retry that is due at once still goes through a timer, so it counts as "in backoff" for settled().
+    this.#addAfter(key, Math.max(delay, 1), true);
   }
 
   #done(key: string): void {
@@ -360,6 +416,12 @@ export class WorkQueue {
     return this.#waiting.size === 0 && this.#processing.size === 0;
   }
 
+  #isSettled(): boolean {
+    if (!this.#isIdle()) return false;
+    for (const t of this.#timers.values()) if (t.retry) return false;
+    return true;
+  }
+
   #settleWaiters(): void {
     if (this.#processing.size === 0 && this.#drainWaiters.length > 0) {
       const waiters = this.#drainWaiters;
@@ -369,6 +431,11 @@ export class WorkQueue {
     if (this.#isIdle() && this.#idleWaiters.length > 0) {
       const waiters = this.#idleWaiters;
       this.#idleWaiters = [];
+      for (const resolve of waiters) resolve();
+    }
+    if (this.#settledWaiters.length > 0 && this.#isSettled()) {
+      const waiters = this.#settledWaiters;
+      this.#settledWaiters = [];
       for (const resolve of waiters) resolve();
     }
   }

@@ -3,9 +3,18 @@
  *
  * Why not client-node's ListWatch: it stops for good on any error but 410, cannot be told to
  * relist, gives no "synced" signal, and a throwing handler escapes into its stream callbacks.
- * This one restarts with capped exponential backoff on any error, relists on 410 and on demand
- * (the periodic resync), asks the server for bookmarks and a bounded watch, aborts a watch that
- * has been silent for too long (a dead connection), and never lets a handler's throw out.
+ * This one restarts with capped exponential backoff on any error (at least as long as a 429's
+ * Retry-After asks), relists on 410 and after repeated failures of any other kind (a persistent
+ * "too large resource version" after an etcd restore cannot loop), asks the server for bookmarks
+ * and a bounded watch, and never lets a handler's throw out.
+ *
+ * Liveness: the API server sends a watch that asked for them a bookmark about once a minute, so a
+ * watch that hears nothing, not even a bookmark, for `livenessMs` is on a dead connection (a load
+ * balancer that keeps it open, a black hole): it is aborted and opened again, with no LIST and no
+ * backoff. A healthy idle watch is never restarted, so an idle operator makes no requests.
+ * "Healthy" means that data or a bookmark arrived (or a LIST succeeded), not merely that a watch
+ * was answered with 200. A watch that has been given up (timed out, aborted) can never touch the
+ * cache again: each watch has its own generation, and events of a past one are dropped.
  * It knows nothing of logging or metrics: it emits typed events.
  */
 import type { Kube, ListOptions, ListResult } from './client.js';
@@ -27,8 +36,10 @@ export type InformerStatus =
   | { type: 'synced'; items: number; durationMs: number }
   | { type: 'error'; error: unknown; failures: number; retryInMs: number }
   | { type: 'watch-expired' }
-  /** A watch is open (again): a sign of life even when nothing changes. */
+  /** A watch heard from the server (data or a bookmark) for the first time. */
   | { type: 'watching' }
+  /** A watch heard nothing for livenessMs: its connection is taken for dead and a new one opened. */
+  | { type: 'watch-silent'; silentMs: number }
   | { type: 'handler-error'; error: unknown };
 
 export interface Clock {
@@ -55,6 +66,19 @@ export interface InformerOptions<T> {
   /** Backoff after errors: base and cap. Defaults 200 ms and 30 s. */
   backoffBaseMs?: number;
   backoffMaxMs?: number;
+  /**
+   * A watch that hears nothing this long is taken for dead. Default 75 s: bookmarks come about
+   * once a minute (kube-apiserver's watch cache), so a live watch always hears something sooner.
+   */
+  livenessMs?: number;
+  /** Consecutive failures after which the next attempt relists instead of resuming. Default 3. */
+  relistAfterFailures?: number;
+}
+
+/** The delay an error asks for (a 429 or 503's Retry-After), if any. */
+function retryAfterOf(err: unknown): number {
+  const ms = (err as { retryAfterMs?: unknown } | null)?.retryAfterMs;
+  return typeof ms === 'number' && Number.isFinite(ms) ? ms : 0;
 }
 
 const systemClock: Clock = { now: () => Date.now() };
@@ -72,8 +96,8 @@ export class Informer<T extends Meta> {
   #rv = '';
   #relist = true;
   #stopped = true;
-  #current: { abort(): void } | undefined;
-  #aborting = false;
+  /** Ends the current watch as a normal end (for stop() and relist()). */
+  #endCurrent: (() => void) | undefined;
   #handlers: ((e: InformerEvent<T>) => void)[] = [];
   #statusHandlers: ((s: InformerStatus) => void)[] = [];
   #synced = false;
@@ -179,9 +203,11 @@ export class Informer<T extends Meta> {
         this.#failures++;
         this.#restarts++;
         this.#brokenSince ??= this.#clock.now();
+        // A resourceVersion the server keeps refusing (not with 410) is not retried for ever.
+        if (this.#failures >= (this.#opts.relistAfterFailures ?? 3)) this.#relist = true;
         const base = this.#opts.backoffBaseMs ?? 200;
         const max = this.#opts.backoffMaxMs ?? 30_000;
-        const retryInMs = Math.min(max, base * 2 ** (this.#failures - 1));
+        const retryInMs = Math.max(Math.min(max, base * 2 ** (this.#failures - 1)), retryAfterOf(err));
         this.#status({ type: 'error', error: err, failures: this.#failures, retryInMs });
         await this.#sleep(retryInMs);
       }
@@ -236,6 +262,7 @@ export class Informer<T extends Meta> {
     }
     this.#rv = rv;
     this.#lastEventAt = this.#clock.now();
+    this.#brokenSince = undefined;
     if (!this.#synced) {
       this.#synced = true;
       for (const w of this.#syncWaiters.splice(0)) w();
@@ -243,32 +270,41 @@ export class Informer<T extends Meta> {
     this.#status({ type: 'synced', items: size, durationMs: this.#clock.now() - started });
   }
 
+  /**
+   * One watch from the current resourceVersion. Resolves when it ends normally (the server's
+   * timeout, a 410, a relist or stop asked for, a silent connection given up); rejects on errors.
+   */
   #watchOnce(): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      const timeout = Math.round((this.#opts.watchTimeoutSeconds ?? 300) * (1 + Math.random() * 0.25));
+      const timeoutSeconds = Math.round((this.#opts.watchTimeoutSeconds ?? 300) * (1 + Math.random() * 0.25));
+      const livenessMs = this.#opts.livenessMs ?? 75_000;
+      const started = this.#clock.now();
+      let handle: { abort(): void } | undefined;
+      let heard = false;
       let settled = false;
       let silence: ReturnType<typeof setTimeout> | undefined;
       const finish = (err: unknown): void => {
         if (settled) return;
         settled = true;
         if (silence) clearTimeout(silence);
-        this.#current = undefined;
-        const aborted = this.#aborting;
-        this.#aborting = false;
-        if (err && !aborted) reject(err);
+        if (this.#endCurrent === end) this.#endCurrent = undefined;
+        // Whatever ended this watch, its connection must not outlive it.
+        handle?.abort();
+        if (err) reject(err);
         else resolve();
       };
-      // A watch the server should have closed by now is a dead connection: abort it and restart.
+      const end = (): void => finish(null);
+      this.#endCurrent = end;
       const armSilenceTimer = (): void => {
         if (silence) clearTimeout(silence);
         silence = setTimeout(() => {
-          this.#current?.abort();
-          finish(new Error(`watch of ${this.name} silent for ${timeout + 30}s`));
-        }, (timeout + 30) * 1000);
+          if (settled) return;
+          this.#status({ type: 'watch-silent', silentMs: livenessMs });
+          finish(null);
+        }, livenessMs);
         silence.unref?.();
       };
-      const query: Record<string, string | number | boolean> = { resourceVersion: this.#rv, allowWatchBookmarks: true, timeoutSeconds: timeout };
-      // A bookmark carries only a resourceVersion: not an object to convert.
+      const query: Record<string, string | number | boolean> = { resourceVersion: this.#rv, allowWatchBookmarks: true, timeoutSeconds };
       if (this.#opts.labelSelector) query['labelSelector'] = this.#opts.labelSelector;
       armSilenceTimer();
       this.#opts.kube
@@ -276,7 +312,13 @@ export class Informer<T extends Meta> {
           this.#opts.path,
           query,
           (type, raw) => {
+            if (settled) return; // a watch given up is a zombie: it never touches the cache
             armSilenceTimer();
+            if (!heard) {
+              heard = true;
+              this.#status({ type: 'watching' });
+            }
+            this.#brokenSince = undefined;
             this.#onWatchEvent(type, raw, finish);
           },
           (err) => {
@@ -285,18 +327,17 @@ export class Informer<T extends Meta> {
               this.#rv = '';
               this.#status({ type: 'watch-expired' });
               finish(null);
-            } else finish(err);
+            } else if (err) finish(err);
+            // A clean end with nothing heard, long before the server's timeout, is no sign of life:
+            // a proxy that answers and hangs up at once must not make a tight loop.
+            else if (!heard && this.#clock.now() - started < timeoutSeconds * 900) finish(new Error(`watch of ${this.name} ended with no data`));
+            else finish(null);
           },
         )
-        .then((handle) => {
-          if (settled) return;
-          this.#current = handle;
-          this.#brokenSince = undefined;
-          // A watch (re)established counts as a sign of life: the server ends each one within its
-          // timeout, so a healthy informer's last event is never older than that, even with no changes.
-          this.#lastEventAt = this.#clock.now();
-          this.#status({ type: 'watching' });
-          if (this.#stopped || this.#relist) this.#abortWatch();
+        .then((h) => {
+          handle = h;
+          if (settled) h.abort(); // given up before it was even started: never let it run
+          else if (this.#stopped || this.#relist) finish(null);
         })
         .catch(finish);
     });
@@ -331,10 +372,8 @@ export class Informer<T extends Meta> {
         if (status.code === 410) {
           this.#rv = '';
           this.#status({ type: 'watch-expired' });
-          this.#abortWatch();
           finish(null);
         } else {
-          this.#abortWatch();
           finish(new Error(`watch of ${this.name} failed: ${status.code ?? ''} ${status.message ?? ''}`));
         }
         return;
@@ -369,11 +408,11 @@ export class Informer<T extends Meta> {
     return old;
   }
 
+  /** Ends the current watch (its promise resolves): for stop() and relist(). */
   #abortWatch(): void {
-    if (this.#current) {
-      this.#aborting = true;
-      this.#current.abort();
-    }
+    const end = this.#endCurrent;
+    this.#endCurrent = undefined;
+    end?.();
   }
 
   #emit(e: InformerEvent<T>): void {

@@ -726,3 +726,57 @@ describe('WorkQueue idle, events and options', () => {
     assert.equal(fired, false, 'a cleared timer does not fire');
   });
 });
+
+describe('WorkQueue rate limiting of retries (issue 8)', () => {
+  it('draws every retry from an overall bucket: past its burst, retries are spaced at retryQps', async () => {
+    // 5 keys fail at once; a bucket of 2 at once and 10 a second lets 2 retry after the per-key
+    // 5 ms, and the others 100 ms apart.
+    const { queue, clock } = makeQueue(async () => Promise.reject(new Error('boom')), { concurrency: 5, retryQps: 10, retryBurst: 2 });
+    for (const k of ['a', 'b', 'c', 'd', 'e']) queue.add(k);
+    await queue.idle();
+    assert.deepEqual([...clock.pendingDelays].sort((x, y) => x - y), [5, 5, 100, 200, 300]);
+    queue.shutDown();
+  });
+
+  it("waits at least what the error asks for (a 429's Retry-After)", async () => {
+    const asked = Object.assign(new Error('429'), { retryAfterMs: 1000 });
+    const { queue, clock } = makeQueue(async () => Promise.reject(asked), { retryAfterMs: (e) => (e as { retryAfterMs?: number }).retryAfterMs });
+    queue.add('a');
+    await queue.idle();
+    assert.deepEqual(clock.pendingDelays, [1000]);
+    queue.shutDown();
+  });
+
+  it('gives a key up after maxRetries consecutive failures, and says so', async () => {
+    const { worker, runs } = scriptedWorker([new Error('1'), new Error('2'), new Error('3'), undefined]);
+    const { queue, clock, events } = makeQueue(worker, { maxRetries: 3 });
+    queue.add('a');
+    for (let i = 0; i < 5; i++) {
+      await queue.idle();
+      clock.advance(1000);
+    }
+    assert.equal(runs(), 3, 'three attempts, then no more');
+    assert.deepEqual(events.map((e) => [e.type, e.gaveUp === true]), [['error', false], ['error', false], ['error', true]]);
+    assert.equal(queue.numRequeues('a'), 0);
+    queue.shutDown();
+  });
+
+  it('settled() waits for keys in backoff, idle() does not; a requeueAfter does not hold settled() back', async () => {
+    const { worker } = scriptedWorker([new Error('transient'), undefined, { requeueAfterMs: 60_000 }]);
+    const { queue, clock } = makeQueue(worker);
+    queue.add('a');
+    await queue.idle();
+    let settled = false;
+    void queue.settled().then(() => (settled = true));
+    await settle();
+    assert.equal(settled, false, 'a key in backoff is not settled');
+    clock.advance(5);
+    await waitFor(() => settled, 'settled after the retry succeeded');
+    queue.add('a'); // the third run asks to be requeued in a minute
+    await queue.idle();
+    let again = false;
+    void queue.settled().then(() => (again = true));
+    await waitFor(() => again, 'settled with only a requeueAfter pending');
+    queue.shutDown();
+  });
+});
