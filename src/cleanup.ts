@@ -9,6 +9,7 @@ import { PAGE_SIZE } from './kube/informers.js';
 import { copyOf, serviceAccountOf } from './kube/ingest.js';
 import { patchPullSecrets } from './controller/pullsecrets.js';
 import { MANAGED_SELECTOR } from './controller/operator.js';
+import { MANAGED_BY_LABEL, MANAGED_BY_VALUE } from './domain/naming.js';
 import type { Logger } from './log.js';
 
 export interface CleanupResult {
@@ -46,15 +47,39 @@ export async function cleanup(kube: Kube, logger: Logger, dryRun: boolean): Prom
       result.secrets++;
       continue;
     }
-    try {
-      await kube.deleteSecret(ns, name, undefined);
+    if (await deleteIfOurs(kube, s, logger)) {
       result.secrets++;
       logger.info('copy deleted', { namespace: ns, secret: name });
-    } catch (err) {
-      if (!(err instanceof KubeError && err.kind === 'NotFound')) throw err;
     }
   }
   return result;
+}
+
+/**
+ * Deletes a copy only in the state in which it was listed as ours: the delete carries its
+ * resourceVersion as a precondition. If it changed meanwhile (409), it is read again: still ours,
+ * it is deleted at its new version; handed over to an admin (our label removed), it is left alone.
+ */
+async function deleteIfOurs(kube: Kube, listed: SecretLike, logger: Logger, maxAttempts = 5): Promise<boolean> {
+  const ns = listed.metadata.namespace ?? '';
+  const name = listed.metadata.name;
+  let current = listed;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await kube.deleteSecret(ns, name, current.metadata.resourceVersion);
+      return true;
+    } catch (err) {
+      if (err instanceof KubeError && err.kind === 'NotFound') return false;
+      if (!(err instanceof KubeError && err.kind === 'Conflict') || attempt >= maxAttempts) throw err;
+    }
+    const fresh = await kube.getSecret(ns, name);
+    if (!fresh) return false;
+    if (fresh.metadata?.labels?.[MANAGED_BY_LABEL] !== MANAGED_BY_VALUE) {
+      logger.info('secret left alone: no longer ours', { namespace: ns, secret: name });
+      return false;
+    }
+    current = copyOf(fresh);
+  }
 }
 
 /** A collection, page by page (limit/continue). */
