@@ -52,10 +52,20 @@ export interface ControlPlane {
   processes: readonly ProcessRef[];
   /** With `node: true`: what tests need to know of the node (also in <dir>/node.json). */
   node?: NodeInfo;
-  /** With `node: true`: the API server's audit log (JSON lines; writes to secrets and serviceaccounts). */
+  /** With `node: true` or `audit: true`: the API server's audit log (JSON lines; writes to secrets and serviceaccounts). */
   auditLogPath?: string;
   /** SIGTERM all (reverse order), SIGKILL after a grace period, wait for exit. Idempotent. */
   stop(): Promise<void>;
+  /**
+   * Fault injection: signals one of the plane's processes (SIGKILL by default) and waits until it
+   * is gone. It stays down until start(name).
+   */
+  kill(name: ComponentName, signal?: NodeJS.Signals): Promise<void>;
+  /**
+   * Starts a killed process again from its own command line (the same binary, flags, ports and
+   * data dir), records its new pid in processes.json, and waits until it is ready.
+   */
+  start(name: ComponentName): Promise<void>;
 }
 
 export interface StartOptions {
@@ -74,6 +84,8 @@ export interface StartOptions {
   node?: boolean;
   /** More flags for kube-controller-manager (the scale benchmark raises its client QPS). */
   controllerManagerArgs?: readonly string[];
+  /** Write the API server's audit log of secret and serviceaccount writes (on with `node`). */
+  audit?: boolean;
 }
 
 export function repoRoot(): string {
@@ -361,6 +373,7 @@ export async function startControlPlane(opts: StartOptions = {}): Promise<Contro
   const t0 = Date.now();
   const elapsed = (): string => `${((Date.now() - t0) / 1000).toFixed(1)}s`;
   const dir = resolve(opts.dir ?? join(repoRoot(), '.cluster'));
+  const audit = opts.node === true || opts.audit === true;
 
   const binDir = await buildBinaries(signal);
   signal?.throwIfAborted();
@@ -386,9 +399,7 @@ export async function startControlPlane(opts: StartOptions = {}): Promise<Contro
   const processes: ProcessRef[] = [];
   const exited = new Map<number, string>();
 
-  const launch = async (name: ComponentName, args: string[]): Promise<void> => {
-    const bin = join(binDir, name);
-    const logPath = join(dir, `${name}.log`);
+  const spawnProcess = async (name: ComponentName, bin: string, args: string[], logPath: string): Promise<number> => {
     const fd = openSync(logPath, 'a');
     let child: ChildProcess;
     try {
@@ -409,6 +420,12 @@ export async function startControlPlane(opts: StartOptions = {}): Promise<Contro
     child.on('error', () => {});
     child.once('exit', (code, sig) => exited.set(pid, `${name} exited (code ${String(code)}, signal ${String(sig)})`));
     if (opts.detached === true) child.unref();
+    return pid;
+  };
+  const launch = async (name: ComponentName, args: string[]): Promise<void> => {
+    const bin = join(binDir, name);
+    const logPath = join(dir, `${name}.log`);
+    const pid = await spawnProcess(name, bin, args, logPath);
     await record({ name, pid, bin, args, logPath });
   };
   // Written after every spawn so a crash of the caller still leaves the pids on disk.
@@ -436,6 +453,35 @@ export async function startControlPlane(opts: StartOptions = {}): Promise<Contro
     }
   };
 
+  const readiness: Record<ComponentName, () => Promise<boolean>> = {
+    etcd: () => httpGetOk(`http://127.0.0.1:${etcdClientPort}/health`),
+    'kube-apiserver': async () => (await httpsGet(`${server}/readyz`, tls)) === 200,
+    'kube-controller-manager': () => Promise.resolve(true),
+  };
+  const kill = async (name: ComponentName, sig: NodeJS.Signals = 'SIGKILL'): Promise<void> => {
+    const ref = processes.find((p) => p.name === name);
+    if (!ref) throw new Error(`no process ${name}`);
+    if (isRunning(ref)) process.kill(ref.pid, sig);
+    const deadline = Date.now() + 20_000;
+    while (isRunning(ref)) {
+      if (Date.now() > deadline) throw new Error(`${name} (${ref.pid}) did not exit after ${sig}`);
+      await sleep(20);
+    }
+    log(`control-plane: ${name} (${ref.pid}) stopped by ${sig}`);
+  };
+  const start = async (name: ComponentName): Promise<void> => {
+    const i = processes.findIndex((p) => p.name === name);
+    const ref = processes[i];
+    if (!ref) throw new Error(`no process ${name}`);
+    if (isRunning(ref)) throw new Error(`${name} (${ref.pid}) is still running`);
+    const pid = await spawnProcess(name, ref.bin, ref.args, ref.logPath);
+    processes[i] = { ...ref, pid };
+    await writeFile(join(dir, 'processes.json'), JSON.stringify(processes, null, 2));
+    const t = Date.now();
+    await waitUntil(`${name} ready again`, readiness[name], 60_000);
+    log(`control-plane: ${name} started again (${pid}), ready in ${Date.now() - t} ms`);
+  };
+
   let stopped: Promise<void> | undefined;
   const stop = (): Promise<void> => {
     stopped ??= (async () => {
@@ -460,6 +506,10 @@ export async function startControlPlane(opts: StartOptions = {}): Promise<Contro
       '--initial-cluster', `pso-test=${etcdPeer}`,
       '--initial-cluster-state', 'new',
       '--unsafe-no-fsync',
+      // As kubeadm configures production etcd: progress notifications every 5 s let the API
+      // server's watch cache advance with no changes, which is what lets it send idle watches
+      // their bookmarks (about once a minute).
+      '--watch-progress-notify-interval', '5s',
     ]);
     await waitUntil('etcd /health', () => httpGetOk(`${etcdClient}/health`), 20_000);
     log(`control-plane: etcd ready at +${((Date.now() - tBuilt) / 1000).toFixed(1)}s`);
@@ -468,9 +518,9 @@ export async function startControlPlane(opts: StartOptions = {}): Promise<Contro
     // tell from the API server's own record who wrote what, and when (user, pod, timestamps).
     const auditLogPath = join(dir, 'audit.log');
     const auditPolicy = join(dir, 'audit-policy.yaml');
-    if (opts.node === true) await writeFile(auditPolicy, AUDIT_POLICY);
+    if (audit) await writeFile(auditPolicy, AUDIT_POLICY);
     await launch('kube-apiserver', [
-      ...(opts.node === true ? ['--audit-log-path', auditLogPath, '--audit-policy-file', auditPolicy, '--audit-log-maxsize', '0'] : []),
+      ...(audit ? ['--audit-log-path', auditLogPath, '--audit-policy-file', auditPolicy, '--audit-log-maxsize', '0'] : []),
       '--etcd-servers', etcdClient,
       '--bind-address', '127.0.0.1',
       '--advertise-address', '127.0.0.1',
@@ -485,11 +535,10 @@ export async function startControlPlane(opts: StartOptions = {}): Promise<Contro
       '--service-cluster-ip-range', '10.0.0.0/24',
       '--authorization-mode', 'RBAC',
       '--endpoint-reconciler-type', 'none',
-      // Compact etcd every 10 s (default 5 min) and serve namespace watches from etcd rather than
-      // the watch cache (whose small history never overflows here), so that a watch resuming from
-      // an old resourceVersion really gets 410 Gone: tests exercise the relist path.
+      // Every watch is served from the watch cache, as in production: watches that ask for them get
+      // a bookmark about once a minute, which is how the operator tells an idle watch from a dead
+      // connection. Compacting etcd every 10 s (default 5 min) keeps etcd small under the benchmarks.
       '--etcd-compaction-interval', '10s',
-      '--watch-cache-sizes', 'namespaces#0',
     ]);
     await waitUntil('kube-apiserver /readyz', async () => (await httpsGet(`${server}/readyz`, tls)) === 200, 60_000);
     log(`control-plane: kube-apiserver ready at +${((Date.now() - tBuilt) / 1000).toFixed(1)}s`);
@@ -541,10 +590,13 @@ export async function startControlPlane(opts: StartOptions = {}): Promise<Contro
     adminKeyPath: pki.adminKey,
     serverCertPath: pki.serverCert,
     serverKeyPath: pki.serverKey,
-    ...(node ? { node: node.info, auditLogPath: join(dir, 'audit.log') } : {}),
+    ...(node ? { node: node.info } : {}),
+    ...(audit ? { auditLogPath: join(dir, 'audit.log') } : {}),
     pids: { etcd: pid('etcd'), 'kube-apiserver': pid('kube-apiserver'), 'kube-controller-manager': pid('kube-controller-manager') },
     processes,
     stop,
+    kill,
+    start,
   };
 }
 

@@ -1,0 +1,429 @@
+/**
+ * Issue 8: the operator against a misbehaving API server, for real. This file runs its own control
+ * plane (with an audit log) because it kills and restarts the plane's processes:
+ *
+ * - kube-apiserver SIGKILLed in the middle of a burst, and started again on the same port;
+ * - etcd SIGKILLed and started again under a running operator;
+ * - a black hole: a TCP proxy whose connections stop forwarding and stay open for ever;
+ * - real 429s from priority and fairness (a FlowSchema that squeezes the operator's identity);
+ * - 500s and connection resets on writes from an HTTPS fault proxy;
+ * - the leader's connection black-holed: the standby takes over, and the API server's audit log
+ *   shows that no write of the two overlapped;
+ * - --once against a plane that answers 429 and 500 now and then.
+ *
+ * Each test prints a `fault figure:` line (time to recover, requests during the fault, proof);
+ * `npm run test:faults` runs only this file, and the README's fault table comes from it.
+ */
+import assert from 'node:assert/strict';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import { type ControlPlane, startControlPlane } from '../harness/control-plane.js';
+import { ibmSecrets } from '../harness/fixtures.js';
+import { type HttpFaultProxy, type TcpProxy, kubeconfigVia, startHttpFaultProxy, startTcpProxy } from '../harness/faults.js';
+import { apiserverMetrics, waitFor } from '../harness/kube.js';
+import { installOperatorIdentity } from '../harness/manifests.js';
+import { type OperatorProcess, startOperator } from '../harness/operator.js';
+import { Scenario, assertNoDenial, fixtureCopies } from '../harness/scenario.js';
+
+interface AuditEvent {
+  verb: string;
+  userAgent?: string;
+  user?: { username?: string };
+  objectRef?: { resource?: string; namespace?: string; name?: string };
+  responseStatus?: { code?: number };
+  requestReceivedTimestamp: string;
+  stageTimestamp: string;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+function figure(name: string, fields: Record<string, string | number>): void {
+  console.log(`fault figure: ${name}: ${Object.entries(fields).map(([k, v]) => `${k}=${v}`).join(' ')}`);
+}
+
+describe('faults on a real control plane (own plane, audit log)', { timeout: 20 * 60_000 }, () => {
+  let dir: string;
+  let plane: ControlPlane;
+  let admin: KubeConfig;
+  let core: CoreV1Api;
+  let operatorKubeconfig: string;
+  let operatorUser: string;
+  /** What the running test must undo, whatever its outcome (run in reverse by each test's finally). */
+  let local: (() => Promise<unknown>)[] = [];
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'pso-faults-'));
+    plane = await startControlPlane({ dir: join(dir, 'plane'), audit: true, log: (m) => console.log(m) });
+    // Scenario and the operator harness read these.
+    process.env.PSO_TEST_KUBECONFIG = plane.kubeconfigPath;
+    admin = new KubeConfig();
+    admin.loadFromFile(plane.kubeconfigPath);
+    core = admin.makeApiClient(CoreV1Api);
+    const identity = await installOperatorIdentity(admin, 'pso-operator-identity', 'faults', join(dir, 'operator-kubeconfig'));
+    operatorKubeconfig = identity.kubeconfigPath;
+    operatorUser = `system:serviceaccount:${identity.namespace}:${identity.serviceAccount}`;
+    process.env.PSO_TEST_OPERATOR_KUBECONFIG = operatorKubeconfig;
+  });
+
+  async function undo(): Promise<void> {
+    const todo = local.reverse();
+    local = [];
+    for (const c of todo) await c().catch((err: unknown) => console.log(`cleanup failed: ${String(err)}`));
+  }
+
+  after(async () => {
+    await plane?.stop();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  /** Every namespace has all its copies and its default ServiceAccount lists each once. */
+  async function converged(s: Scenario, namespaces: readonly string[], copies: (ns: string) => string[] = fixtureCopies): Promise<boolean> {
+    for (const ns of namespaces) {
+      const want = copies(ns);
+      if ((await s.copies(ns)).join(',') !== want.join(',')) return false;
+      const names = await s.pullSecretNames(ns);
+      if (!want.every((c) => names.filter((n) => n === c).length === 1)) return false;
+    }
+    return true;
+  }
+
+  async function audit(): Promise<AuditEvent[]> {
+    const text = await readFile(plane.auditLogPath ?? '', 'utf8');
+    return text.split('\n').filter((l) => l.trim() !== '').map((l) => JSON.parse(l) as AuditEvent);
+  }
+
+  /** Creates of the same secret that succeeded more than once: a duplicate would show here. */
+  function duplicateCreates(events: readonly AuditEvent[], namespaces: ReadonlySet<string>): string[] {
+    const seen = new Map<string, number>();
+    for (const e of events) {
+      if (e.verb !== 'create' || e.objectRef?.resource !== 'secrets' || e.responseStatus?.code !== 201) continue;
+      if (!namespaces.has(e.objectRef.namespace ?? '')) continue;
+      const k = `${e.objectRef.namespace}/${e.objectRef.name}`;
+      seen.set(k, (seen.get(k) ?? 0) + 1);
+    }
+    return [...seen].filter(([, n]) => n > 1).map(([k]) => k);
+  }
+
+  async function createNamespaces(s: Scenario, prefix: string, n: number, gapMs = 0): Promise<string[]> {
+    const out: string[] = [];
+    for (let i = 0; i < n; i++) {
+      // The admin's own client retries while the API server is down: it is not the one under test.
+      out.push(await waitFor(`namespace ${prefix}-${i}`, () => s.namespace(`${prefix}-${i}`), 60_000, 200));
+      if (gapMs) await sleep(gapMs);
+    }
+    return out;
+  }
+
+  function retriesLogged(op: OperatorProcess, from: number, to = Infinity): number {
+    return op.logs.filter((l) => {
+      const at = Date.parse(String(l['timestamp'] ?? ''));
+      return (l.message === 'reconcile failed; retrying with backoff' || l.message === 'watch failed; restarting') && at >= from && at <= to;
+    }).length;
+  }
+
+  it('kube-apiserver SIGKILLed mid-burst and restarted on the same port: every namespace converges, the operator stays up', async () => {
+    try {
+      const s = new Scenario('f-apiserver');
+      await s.setUp();
+      local.push(() => s.tearDown());
+      const op = await s.startOperator();
+      const first = await createNamespaces(s, 'a', 15);
+      const killedAt = Date.now();
+      await plane.kill('kube-apiserver');
+      await sleep(2000);
+      await plane.start('kube-apiserver');
+      const readyAt = Date.now();
+      const rest = await createNamespaces(s, 'b', 15);
+      const all = [...first, ...rest];
+      await s.waitFor('every namespace converged after the restart', () => converged(s, all), 120_000);
+      const recoveredMs = Date.now() - readyAt;
+      assert.equal(op.child.exitCode, null, 'the operator did not exit');
+      const dups = duplicateCreates(await audit(), new Set(all));
+      assert.deepEqual(dups, [], 'no copy was created twice');
+      // A restarted API server answers 403 for a moment, until its RBAC informers have synced:
+      // those are the restart's, not the operator's. Outside that window, no denial.
+      await op.stop();
+      s.operator = undefined;
+      const settledAt = readyAt + 15_000;
+      assertNoDenial(op.stderr().split('\n').filter((l) => {
+        const at = Date.parse((/"timestamp":"([^"]+)"/.exec(l) ?? [])[1] ?? '');
+        return !(at >= killedAt && at <= settledAt);
+      }).join('\n'));
+      figure('kube-apiserver SIGKILL', { downMs: readyAt - killedAt, recoveredMs, retriesDuringFault: retriesLogged(op, killedAt, readyAt), namespaces: all.length, duplicateCreates: dups.length });
+    } finally {
+      await undo();
+    }
+  });
+
+  it('etcd SIGKILLed and restarted under a running operator: it converges, stays up and healthy', async () => {
+    try {
+      const s = new Scenario('f-etcd');
+      await s.setUp();
+      local.push(() => s.tearDown());
+      const op = await s.startOperator();
+      const before1 = await createNamespaces(s, 'a', 5);
+      await s.waitFor('converged before the fault', () => converged(s, before1), 30_000);
+      const killedAt = Date.now();
+      await plane.kill('etcd');
+      await sleep(3000);
+      await plane.start('etcd');
+      const readyAt = Date.now();
+      const after1 = await createNamespaces(s, 'b', 10);
+      const all = [...before1, ...after1];
+      await s.waitFor('every namespace converged after etcd came back', () => converged(s, all), 120_000);
+      const recoveredMs = Date.now() - readyAt;
+      assert.equal(op.child.exitCode, null, 'the operator did not exit');
+      const health = await fetch(`http://127.0.0.1:${op.httpPort}/healthz`);
+      assert.equal(health.status, 200);
+      const dups = duplicateCreates(await audit(), new Set(all));
+      assert.deepEqual(dups, []);
+      figure('etcd SIGKILL', { downMs: readyAt - killedAt, recoveredMs, retriesDuringFault: retriesLogged(op, killedAt, readyAt), namespaces: all.length, duplicateCreates: dups.length });
+    } finally {
+      await undo();
+    }
+  });
+
+  it('a black hole: connections stop forwarding and stay open for ever; the operator reconnects within 90 s', async () => {
+    try {
+      const s = new Scenario('f-blackhole');
+      await s.setUp();
+      local.push(() => s.tearDown());
+      const proxy: TcpProxy = await startTcpProxy(Number(new URL(plane.server).port));
+      local.push(() => proxy.close());
+      const kubeconfig = await kubeconfigVia(operatorKubeconfig, `https://127.0.0.1:${proxy.port}`, join(dir, 'blackhole-kubeconfig'));
+      const op = await startOperator({ kubeconfig, args: s.args() });
+      s.operator = op;
+      const warm = await createNamespaces(s, 'a', 3);
+      await s.waitFor('converged before the fault', () => converged(s, warm), 30_000);
+      // Every connection it holds goes dark for ever; for the first 20 s new ones are swallowed too.
+      const frozenAt = Date.now();
+      const acceptedBefore = proxy.accepted;
+      proxy.freeze({ newOnes: true });
+      const during = await createNamespaces(s, 'b', 5, 1000);
+      await sleep(Math.max(0, frozenAt + 20_000 - Date.now()));
+      proxy.blackHoleNew(false);
+      await s.waitFor('the namespaces created in the dark converged', () => converged(s, [...warm, ...during]), 120_000, );
+      const recoveredMs = Date.now() - frozenAt;
+      assert.ok(recoveredMs < 90_000, `converged ${recoveredMs} ms after the black hole began (bound 90 s)`);
+      assert.equal(op.child.exitCode, null, 'the operator did not exit');
+      assert.ok(op.logs.some((l) => l.message === 'watch silent; reconnecting'), 'a silent watch was detected');
+      figure('black hole', { recoveredMs, connectionsDuringFault: proxy.accepted - acceptedBefore, namespaces: warm.length + during.length });
+    } finally {
+      await undo();
+    }
+  });
+
+  it('real 429s from priority and fairness: 300 namespaces at once converge within 3 minutes, with no retry storm', async () => {
+    try {
+      const s = new Scenario('f-429');
+      await s.setUp({ fixtures: false });
+      local.push(() => s.tearDown());
+      // Two sources: two copies and one ServiceAccount write a namespace.
+      const two = ibmSecrets().filter((x) => ['all-icr-io', 'default-us-icr-io'].includes(x.metadata?.name ?? ''));
+      for (const x of two) await core.createNamespacedSecret({ namespace: s.source, body: { ...x, metadata: { name: x.metadata?.name ?? '', namespace: s.source } } });
+      const copies = (ns: string): string[] => ['all-icr-io', `${ns}-us-icr-io`].sort();
+      const op = await s.startOperator();
+      const level = `pso-squeeze-${s.id}`;
+      const [saNamespace, saName] = operatorUser.replace('system:serviceaccount:', '').split(':') as [string, string];
+      const flowcontrol = (body: unknown, kind: string): Promise<unknown> => adminRequest('POST', `/apis/flowcontrol.apiserver.k8s.io/v1/${kind}`, body);
+      await flowcontrol(
+        { apiVersion: 'flowcontrol.apiserver.k8s.io/v1', kind: 'PriorityLevelConfiguration', metadata: { name: level }, spec: { type: 'Limited', limited: { nominalConcurrencyShares: 1, lendablePercent: 0, borrowingLimitPercent: 0, limitResponse: { type: 'Reject' } } } },
+        'prioritylevelconfigurations',
+      );
+      await flowcontrol(
+        {
+          apiVersion: 'flowcontrol.apiserver.k8s.io/v1',
+          kind: 'FlowSchema',
+          metadata: { name: level },
+          spec: {
+            priorityLevelConfiguration: { name: level },
+            matchingPrecedence: 100,
+            distinguisherMethod: { type: 'ByUser' },
+            rules: [
+              {
+                subjects: [{ kind: 'ServiceAccount', serviceAccount: { namespace: saNamespace, name: saName } }],
+                resourceRules: [{ verbs: ['*'], apiGroups: ['*'], resources: ['*'], namespaces: ['*'], clusterScope: true }],
+                nonResourceRules: [{ verbs: ['*'], nonResourceURLs: ['*'] }],
+              },
+            ],
+          },
+        },
+        'flowschemas',
+      );
+      local.push(() => adminRequest('DELETE', `/apis/flowcontrol.apiserver.k8s.io/v1/flowschemas/${level}`));
+      local.push(() => adminRequest('DELETE', `/apis/flowcontrol.apiserver.k8s.io/v1/prioritylevelconfigurations/${level}`));
+      // The API server applies a new FlowSchema within a second or so: wait until it reports the level.
+      await waitFor('the squeezed priority level in force', async () => (await apiserverMetrics(admin)).includes(`priority_level="${level}"`), 30_000, 200);
+      const before1 = levelCounts(await apiserverMetrics(admin), level);
+      const started = Date.now();
+      const names = Array.from({ length: 300 }, (_, i) => `${s.id}-n${i}`);
+      const [k, v] = s.label.split('=') as [string, string];
+      await Promise.all(names.map((name) => core.createNamespace({ body: { metadata: { name, labels: { [k]: v } } } })));
+      s.namespaces.push(...names);
+      await s.waitFor('300 namespaces converged under the squeeze', () => converged(s, names, copies), 180_000);
+      const convergedMs = Date.now() - started;
+      // Let the last answers land in the metrics before reading them.
+      await sleep(1000);
+      const after1 = levelCounts(await apiserverMetrics(admin), level);
+      const dispatched = after1.dispatched - before1.dispatched;
+      const rejected = after1.rejected - before1.rejected;
+      const necessary = names.length * 3;
+      assert.ok(rejected > 0, 'the squeeze really answered some requests with 429');
+      assert.ok(dispatched + rejected <= 3 * necessary, `requests at the level: ${dispatched} dispatched + ${rejected} rejected, more than 3x the ${necessary} necessary writes`);
+      assert.equal(op.child.exitCode, null);
+      figure('429 from priority and fairness', { convergedMs, dispatched, rejected, necessaryWrites: necessary, ratio: ((dispatched + rejected) / necessary).toFixed(2) });
+    } finally {
+      await undo();
+    }
+  });
+
+  it('500s and connection resets on writes for a few seconds: it converges once they stop', async () => {
+    try {
+      const s = new Scenario('f-500');
+      await s.setUp();
+      local.push(() => s.tearDown());
+      const proxy: HttpFaultProxy = await startHttpFaultProxy({ target: plane.server, caPath: plane.caCertPath, certPath: plane.serverCertPath, keyPath: plane.serverKeyPath });
+      local.push(() => proxy.close());
+      const kubeconfig = await kubeconfigVia(operatorKubeconfig, `https://127.0.0.1:${proxy.port}`, join(dir, 'http-fault-kubeconfig'));
+      const op = await startOperator({ kubeconfig, args: s.args() });
+      s.operator = op;
+      let n = 0;
+      const faultFrom = Date.now();
+      proxy.setFaults((r) => (r.method === 'GET' ? 'pass' : n++ % 2 === 0 ? { status: 500 } : 'reset'));
+      const during = await createNamespaces(s, 'a', 6, 500);
+      await sleep(Math.max(0, faultFrom + 5000 - Date.now()));
+      proxy.setFaults(() => 'pass');
+      const stoppedAt = Date.now();
+      await s.waitFor('converged after the faults stopped', () => converged(s, during), 60_000);
+      const recoveredMs = Date.now() - stoppedAt;
+      const injected = proxy.log.filter((l) => l.at >= faultFrom && l.at <= stoppedAt && l.action !== 'pass').length;
+      assert.ok(injected > 0, 'faults were injected');
+      assert.equal(op.child.exitCode, null);
+      const dups = duplicateCreates(await audit(), new Set(during));
+      assert.deepEqual(dups, []);
+      figure('500s and resets on writes', { faultMs: stoppedAt - faultFrom, injected, recoveredMs, duplicateCreates: dups.length });
+    } finally {
+      await undo();
+    }
+  });
+
+  it("the leader's connection black-holed: it stops within the renew deadline, the standby takes over, and no write overlaps", async () => {
+    try {
+      const s = new Scenario('f-leader');
+      await s.setUp();
+      local.push(() => s.tearDown());
+      // The manifests' Role grants the one Lease `pullsecret-operator` in the operator's namespace.
+      const leArgs = ['--leader-elect', '--lease-namespace', 'pso-operator-identity', '--lease-duration', '6s', '--renew-deadline', '4s', '--retry-period', '1s'];
+      const start = async (name: string): Promise<{ op: OperatorProcess; proxy: TcpProxy }> => {
+        const proxy = await startTcpProxy(Number(new URL(plane.server).port));
+        local.push(() => proxy.close());
+        const kubeconfig = await kubeconfigVia(operatorKubeconfig, `https://127.0.0.1:${proxy.port}`, join(dir, `${name}-kubeconfig`));
+        const op = await startOperator({ kubeconfig, args: s.args(leArgs), env: { POD_NAME: name }, waitSynced: false });
+        local.push(() => op.stop());
+        return { op, proxy };
+      };
+      const a = await start(`${s.id}-a`);
+      await a.op.waitForLog((l) => l.message === 'caches synced; reconciling', 30_000, 'a to lead');
+      const b = await start(`${s.id}-b`);
+      await b.op.waitForLog((l) => l.message === 'caches synced; standing by', 30_000, 'b to stand by');
+      // A stream of namespaces through the whole fault.
+      let streaming = true;
+      const streamed: string[] = [];
+      const stream = (async () => {
+        for (let i = 0; streaming; i++) {
+          streamed.push(await s.namespace(`n${i}`));
+          await sleep(250);
+        }
+      })();
+      await sleep(2000);
+      const frozenAt = Date.now();
+      a.proxy.freeze({ newOnes: true });
+      const lost = await a.op.waitForLog((l) => l.message === 'lost leadership', 30_000, 'a to give up leadership');
+      const stoppedMs = Date.parse(String(lost['timestamp'])) - frozenAt;
+      await b.op.waitForLog((l) => l.message === 'caches synced; reconciling', 30_000, 'b to take over');
+      const takeoverMs = Date.now() - frozenAt;
+      await sleep(2000);
+      streaming = false;
+      await stream;
+      await s.waitFor('every streamed namespace converged', () => converged(s, streamed), 60_000);
+      const exit = await a.op.exited;
+      assert.equal(exit.code, 1, 'the old leader exits 1');
+      assert.ok(stoppedMs <= 4000 + 1000, `the old leader stopped ${stoppedMs} ms after its connection went dark (renew deadline 4000 ms)`);
+      // The API server's own record: every write of a, then every write of b, never interleaved.
+      const writes = (await audit()).filter((e) => e.user?.username === operatorUser && ['create', 'update', 'patch', 'delete'].includes(e.verb) && ['secrets', 'serviceaccounts'].includes(e.objectRef?.resource ?? ''));
+      const by = (who: string): AuditEvent[] => writes.filter((e) => (e.userAgent ?? '').includes(`(${who})`));
+      const aw = by(`${s.id}-a`);
+      const bw = by(`${s.id}-b`);
+      assert.ok(aw.length > 0 && bw.length > 0, `both wrote: a ${aw.length}, b ${bw.length}`);
+      const aLast = Math.max(...aw.map((e) => Date.parse(e.stageTimestamp)));
+      const bFirst = Math.min(...bw.map((e) => Date.parse(e.requestReceivedTimestamp)));
+      assert.ok(aLast < bFirst, `a's last write ended at ${new Date(aLast).toISOString()}, b's first began at ${new Date(bFirst).toISOString()}`);
+      figure('leader black-holed', { stoppedMs, takeoverMs, gapMs: bFirst - aLast, writesA: aw.length, writesB: bw.length, namespaces: streamed.length });
+    } finally {
+      await undo();
+    }
+  });
+
+  it('--once against a plane that answers 429 and 500 now and then exits 0 once everything is written', async () => {
+    try {
+      const s = new Scenario('f-once');
+      await s.setUp();
+      local.push(() => s.tearDown());
+      const names = await createNamespaces(s, 'a', 10);
+      const proxy = await startHttpFaultProxy({ target: plane.server, caPath: plane.caCertPath, certPath: plane.serverCertPath, keyPath: plane.serverKeyPath });
+      local.push(() => proxy.close());
+      let n = 0;
+      // Every fourth write is refused with 429 (Retry-After: 1), every seventh with 500.
+      proxy.setFaults((r) => {
+        if (r.method === 'GET') return 'pass';
+        n++;
+        return n % 4 === 0 ? { status: 429, retryAfterSeconds: 1 } : n % 7 === 0 ? { status: 500 } : 'pass';
+      });
+      const kubeconfig = await kubeconfigVia(operatorKubeconfig, `https://127.0.0.1:${proxy.port}`, join(dir, 'once-kubeconfig'));
+      const started = Date.now();
+      const op = await startOperator({ kubeconfig, args: s.args(['--once']) });
+      const exit = await op.exited;
+      const tookMs = Date.now() - started;
+      const injected = proxy.log.filter((l) => l.action !== 'pass').length;
+      assert.equal(exit.code, 0, `--once exits 0; stdout:\n${op.stdout()}\nstderr tail:\n${op.stderr().slice(-2000)}`);
+      assert.ok(injected > 0);
+      assert.ok(await converged(s, names), 'everything is written');
+      figure('--once under 429/500', { tookMs, injected, namespaces: names.length });
+    } finally {
+      await undo();
+    }
+  });
+
+  /** An admin request to the plane (flowcontrol objects have no typed client in the harness). */
+  async function adminRequest(method: string, path: string, body?: unknown): Promise<unknown> {
+    const https = await import('node:https');
+    const opts: import('node:https').RequestOptions = {};
+    await admin.applyToHTTPSOptions(opts);
+    return new Promise((resolve, reject) => {
+      const req = https.request(`${plane.server}${path}`, { ...opts, method, headers: { ...opts.headers, 'Content-Type': 'application/json' } }, (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (d: string) => (text += d));
+        res.on('end', () => ((res.statusCode ?? 0) < 300 ? resolve(JSON.parse(text || '{}')) : reject(new Error(`${method} ${path}: ${res.statusCode} ${text.slice(0, 300)}`))));
+      });
+      req.on('error', reject);
+      req.end(body === undefined ? undefined : JSON.stringify(body));
+    });
+  }
+});
+
+/** Requests dispatched and rejected at one priority level, from the API server's /metrics. */
+function levelCounts(metrics: string, level: string): { dispatched: number; rejected: number } {
+  let dispatched = 0;
+  let rejected = 0;
+  for (const line of metrics.split('\n')) {
+    if (!line.includes(`priority_level="${level}"`)) continue;
+    const value = Number(line.slice(line.lastIndexOf(' ') + 1));
+    if (line.startsWith('apiserver_flowcontrol_dispatched_requests_total{')) dispatched += value;
+    else if (line.startsWith('apiserver_flowcontrol_rejected_requests_total{')) rejected += value;
+  }
+  return { dispatched, rejected };
+}
