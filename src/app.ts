@@ -66,10 +66,7 @@ export async function runOperator(config: Readonly<Config>, logger: Logger, kube
   };
 
   if (config.once) {
-    if (!(await syncWithin(op, config.syncTimeoutMs))) {
-      await op.stop();
-      return syncFailed();
-    }
+    if (!(await syncWithin(op, config.syncTimeoutMs))) return syncFailed();
     op.startWorking();
     await op.queue.settled();
     await op.stop();
@@ -121,11 +118,8 @@ export async function runOperator(config: Readonly<Config>, logger: Logger, kube
       logger.info('caches synced; reconciling');
       op.startWorking();
     });
-    if ((await Promise.race([ready, signalled, syncMissed])) === 'sync-timeout') {
-      await Promise.race([op.stop(), new Promise<void>((r) => setTimeout(r, SHUTDOWN_TIMEOUT_MS).unref())]);
-      await server?.close();
-      return syncFailed();
-    }
+    // Nothing was written yet, and the informers may hang in a LIST: no graceful drain, just exit.
+    if ((await Promise.race([ready, signalled, syncMissed])) === 'sync-timeout') return syncFailed();
     await signalled;
     const result = await drain();
     await server?.close();

@@ -397,6 +397,62 @@ describe('faults on a real control plane (own plane, audit log)', { timeout: 20 
     }
   });
 
+  it('a first sync that cannot finish (a black hole from the start) ends the process with exit 1 after --sync-timeout', async () => {
+    try {
+      const s = new Scenario('f-sync');
+      const proxy = await startTcpProxy(Number(new URL(plane.server).port));
+      local.push(() => proxy.close());
+      proxy.blackHoleNew(true);
+      const kubeconfig = await kubeconfigVia(operatorKubeconfig, `https://127.0.0.1:${proxy.port}`, join(dir, 'sync-kubeconfig'));
+      const started = Date.now();
+      const op = await startOperator({ kubeconfig, args: s.args(['--sync-timeout', '5s']), waitSynced: false });
+      local.push(() => op.stop());
+      const exit = await op.exited;
+      const exitedAt = Date.now();
+      // Timed from the operator's own first log line: loading tsx is not the operator's time.
+      const startedAt = Date.parse(String(op.logs.find((l) => l.message === 'starting')?.['timestamp'] ?? started));
+      const tookMs = exitedAt - startedAt;
+      assert.equal(exit.code, 1);
+      assert.ok(op.logs.some((l) => l.message === 'caches did not sync in time; exiting'));
+      assert.ok(tookMs < 5000 + 3000, `exited ${tookMs} ms after it started (sync timeout 5 s)`);
+      figure('first sync black-holed', { exitCode: exit.code ?? -1, tookMs, connections: proxy.accepted });
+    } finally {
+      await undo();
+    }
+  });
+
+  it('the client-side token bucket holds on the wire: with --qps 20 --burst 5, requests are spaced at 20 a second', async () => {
+    try {
+      const s = new Scenario('f-qps');
+      await s.setUp();
+      local.push(() => s.tearDown());
+      const proxy = await startHttpFaultProxy({ target: plane.server, caPath: plane.caCertPath, certPath: plane.serverCertPath, keyPath: plane.serverKeyPath });
+      local.push(() => proxy.close());
+      const kubeconfig = await kubeconfigVia(operatorKubeconfig, `https://127.0.0.1:${proxy.port}`, join(dir, 'qps-kubeconfig'));
+      const op = await startOperator({ kubeconfig, args: s.args(['--qps', '20', '--burst', '5']) });
+      s.operator = op;
+      const from = Date.now();
+      const names = await Promise.all(Array.from({ length: 20 }, (_, i) => s.namespace(`n${i}`)));
+      await s.waitFor('converged at 20 requests a second', () => converged(s, names), 60_000);
+      const requests = proxy.log.filter((l) => !l.watch && l.at >= from);
+      // The most requests in any window of one second.
+      let peak = 0;
+      for (let i = 0, j = 0; j < requests.length; j++) {
+        while ((requests[j]?.at ?? 0) - (requests[i]?.at ?? 0) >= 1000) i++;
+        peak = Math.max(peak, j - i + 1);
+      }
+      assert.ok(requests.length >= 20 * 6, `at least the necessary writes went through (${requests.length})`);
+      // The bucket lets burst + qps = 25 leave in any second; they reach the proxy with the jitter of
+      // the socket pool, so allow a few. Unlimited, the 120-odd requests would all land in one second.
+      assert.ok(peak <= 25 + 3, `peak ${peak} requests in one second`);
+      const spanMs = (requests.at(-1)?.at ?? 0) - (requests[0]?.at ?? 0);
+      assert.ok(requests.length <= 5 + 20 * (spanMs / 1000) + 3, `${requests.length} requests in ${spanMs} ms`);
+      figure('token bucket --qps 20 --burst 5', { requests: requests.length, peakPerSecond: peak, convergedMs: Date.now() - from });
+    } finally {
+      await undo();
+    }
+  });
+
   /** An admin request to the plane (flowcontrol objects have no typed client in the harness). */
   async function adminRequest(method: string, path: string, body?: unknown): Promise<unknown> {
     const https = await import('node:https');
