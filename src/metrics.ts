@@ -27,8 +27,8 @@ export class Metrics implements OperatorMetrics {
   readonly saPatches = new Counter({ name: 'pullsecret_operator_serviceaccount_patches_total', help: 'ServiceAccount imagePullSecrets patches', registers: [this.registry] });
   readonly conflicts = new Counter({ name: 'pullsecret_operator_conflicts_total', help: '409 Conflicts on writes, by object kind', labelNames: ['kind'], registers: [this.registry] });
   readonly foreignSecrets = new Counter({ name: 'pullsecret_operator_foreign_secret_conflicts_total', help: 'Times a copy name was found held by a secret that is not ours', registers: [this.registry] });
-  readonly informerRestarts = new Counter({ name: 'pullsecret_operator_informer_restarts_total', help: 'Informer list/watch restarts after errors', labelNames: ['informer'], registers: [this.registry] });
-  readonly informerLastEvent = new Gauge({ name: 'pullsecret_operator_informer_last_event_timestamp_seconds', help: 'Unix time of the last event, list or watch start of each informer', labelNames: ['informer'], registers: [this.registry] });
+  readonly informerRestarts = new Counter({ name: 'pullsecret_operator_informer_restarts_total', help: 'Informer list/watch restarts after errors, and silent watches reopened', labelNames: ['informer'], registers: [this.registry] });
+  readonly informerLastEvent = new Gauge({ name: 'pullsecret_operator_informer_last_event_timestamp_seconds', help: 'Unix time of the last event, list, or first data or bookmark of a watch, of each informer', labelNames: ['informer'], registers: [this.registry] });
   readonly leader = new Gauge({ name: 'pullsecret_operator_leader', help: '1 when this replica is the leader', registers: [this.registry] });
   readonly events = new Counter({ name: 'pullsecret_operator_events_total', help: 'Warning Events recorded, by reason', labelNames: ['reason'], registers: [this.registry] });
 
