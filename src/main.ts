@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * The pullsecret-operator command. Wiring only: argv and environment -> config -> logger ->
- * kube client -> the command (run, see app.ts; or cleanup).
+ * kube client -> the command (run, see app.ts; cleanup; or status).
  */
 import os from 'node:os';
 import { KubeConfig } from '@kubernetes/client-node';
@@ -10,6 +10,7 @@ import { type Config, USAGE, loadConfig } from './config.js';
 import { runOperator } from './app.js';
 import { createKube } from './kube/client.js';
 import { createLogger, errorMessage } from './log.js';
+import { formatStatusJson, formatStatusTable, readStatus, statusExitCode } from './status.js';
 import { readVersion } from './version.js';
 
 async function main(): Promise<number> {
@@ -49,7 +50,18 @@ async function main(): Promise<number> {
       process.stdout.write(`cleanup: ${r.serviceAccounts} ServiceAccounts cleaned, ${r.secrets} copies deleted${config.dryRun ? ' (dry run)' : ''}\n`);
       return 0;
     }
-    return await runOperator(config, logger, kube);
+    if (config.command === 'status') {
+      const r = await readStatus(kube, config.policy, Date.now());
+      process.stdout.write(config.output === 'json' ? formatStatusJson(r) : formatStatusTable(r));
+      return statusExitCode(r);
+    }
+    if (!config.webhook.enabled) return await runOperator(config, logger, kube);
+    const webhookKube = await createKube(kc);
+    try {
+      return await runOperator(config, logger, kube, webhookKube);
+    } finally {
+      webhookKube.close();
+    }
   } finally {
     kube.close();
   }

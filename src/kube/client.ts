@@ -10,7 +10,8 @@
  */
 import https from 'node:https';
 import http from 'node:http';
-import type { KubeConfig, V1Lease, V1Namespace, V1Secret, V1ServiceAccount } from '@kubernetes/client-node';
+import type { KubeConfig, V1Lease, V1MutatingWebhookConfiguration, V1Namespace, V1Secret, V1ServiceAccount } from '@kubernetes/client-node';
+import type { JsonPatchOp } from '../domain/admission.js';
 import type { PullSecretsChange } from '../domain/desired.js';
 import { ADDED_ENTRIES_ANNOTATION } from '../domain/naming.js';
 import type { SecretLike } from '../domain/types.js';
@@ -128,6 +129,17 @@ export interface Kube {
    * refused it) or null.
    */
   watch(path: string, query: Record<string, string | number | boolean>, onEvent: (type: string, obj: unknown) => void, done: (err: unknown) => void): Promise<{ abort(): void }>;
+
+  // The admission webhook (src/webhook/): its live read of a namespace not yet in the cache, and
+  // the MutatingWebhookConfiguration whose caBundle it keeps current.
+  getNamespace(name: string): Promise<V1Namespace | undefined>;
+  getMutatingWebhookConfiguration(name: string): Promise<V1MutatingWebhookConfiguration | undefined>;
+  /** Only with --webhook-url (an out-of-cluster run registers the webhook itself); the manifests ship it. */
+  createMutatingWebhookConfiguration(mwc: V1MutatingWebhookConfiguration): Promise<V1MutatingWebhookConfiguration>;
+  /** A PUT guarded by the resourceVersion it carries. */
+  replaceMutatingWebhookConfiguration(mwc: V1MutatingWebhookConfiguration): Promise<V1MutatingWebhookConfiguration>;
+  /** A JSON patch (with `test` ops, so that it applies only to the state it was computed from). */
+  patchMutatingWebhookConfiguration(name: string, ops: readonly (JsonPatchOp | { op: 'test'; path: string; value: unknown })[]): Promise<void>;
 }
 
 export interface CoreEvent {
@@ -212,7 +224,7 @@ interface Route {
  * this module goes through route() with its verb, group and resource written as literals, which is
  * how test/integration/rbac.test.ts derives the grants the code needs.
  */
-function route(r: { verb: keyof typeof METHOD; group: '' | 'coordination.k8s.io'; resource: string; namespace?: string | undefined; name?: string | undefined }): Route {
+function route(r: { verb: keyof typeof METHOD; group: '' | 'coordination.k8s.io' | 'admissionregistration.k8s.io'; resource: string; namespace?: string | undefined; name?: string | undefined }): Route {
   let path = r.group === '' ? '/api/v1' : `/apis/${r.group}/v1`;
   if (r.namespace) path += `/namespaces/${encodeURIComponent(r.namespace)}`;
   path += `/${r.resource}`;
@@ -282,6 +294,7 @@ export async function createKube(kc: KubeConfig, fieldManager = 'pullsecret-oper
   };
   const secretBody = (s: SecretLike): unknown => ({ apiVersion: 'v1', kind: 'Secret', ...s });
   const leaseBody = (l: V1Lease): unknown => ({ apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', ...l });
+  const mwcBody = (m: V1MutatingWebhookConfiguration): unknown => ({ ...m, apiVersion: 'admissionregistration.k8s.io/v1', kind: 'MutatingWebhookConfiguration' });
   return {
     close: () => (t.agent.destroy(), t.watchAgent.destroy()),
     listNamespaces: (opts) => list<V1Namespace>(route({ verb: 'list', group: '', resource: 'namespaces' }), 'list namespaces', opts),
@@ -335,6 +348,22 @@ export async function createKube(kc: KubeConfig, fieldManager = 'pullsecret-oper
     replaceLease: (lease) =>
       send<V1Lease>(t, route({ verb: 'update', group: 'coordination.k8s.io', resource: 'leases', namespace: lease.metadata?.namespace, name: lease.metadata?.name ?? '' }), '', 'update lease', leaseBody(lease)),
     watch: (path, query, onEvent, done) => watch(t, path, query, onEvent, done),
+    getNamespace: (name) => orUndefined(send<V1Namespace>(t, route({ verb: 'get', group: '', resource: 'namespaces', name }), '', `get namespace ${name}`)),
+    getMutatingWebhookConfiguration: (name) =>
+      orUndefined(send<V1MutatingWebhookConfiguration>(t, route({ verb: 'get', group: 'admissionregistration.k8s.io', resource: 'mutatingwebhookconfigurations', name }), '', `get mutatingwebhookconfiguration ${name}`)),
+    createMutatingWebhookConfiguration: (mwc) =>
+      send<V1MutatingWebhookConfiguration>(t, route({ verb: 'create', group: 'admissionregistration.k8s.io', resource: 'mutatingwebhookconfigurations' }), fm, 'create mutatingwebhookconfiguration', mwcBody(mwc)),
+    replaceMutatingWebhookConfiguration: (mwc) =>
+      send<V1MutatingWebhookConfiguration>(
+        t,
+        route({ verb: 'update', group: 'admissionregistration.k8s.io', resource: 'mutatingwebhookconfigurations', name: mwc.metadata?.name ?? '' }),
+        fm,
+        `update mutatingwebhookconfiguration ${mwc.metadata?.name ?? ''}`,
+        mwcBody(mwc),
+      ),
+    patchMutatingWebhookConfiguration: async (name, ops) => {
+      await send(t, route({ verb: 'patch', group: 'admissionregistration.k8s.io', resource: 'mutatingwebhookconfigurations', name }), fm, `patch mutatingwebhookconfiguration ${name}`, ops, 'application/json-patch+json');
+    },
   };
 }
 
