@@ -77,9 +77,31 @@ export async function renew(m: TlsMaterial | undefined, r: Renewal, now: number,
   return { ...m, ...(await makeServing({ cert: m.caCerts[0] ?? '', key: m.caKey }, now, policy)) };
 }
 
-/** The PEM bundle the webhook configuration's caBundle holds (base64 of it). */
-export function caBundle(m: TlsMaterial): string {
-  return Buffer.from(m.caCerts.join('')).toString('base64');
+const PEM_CERT = /-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g;
+
+/** The PEM certificates in a text (a bundle), each normalised to end in one newline. */
+export function pemCertificates(text: string): string[] {
+  return (text.match(PEM_CERT) ?? []).map((c) => `${c.trim()}\n`);
+}
+
+/**
+ * The caBundle (base64 of PEM) for a webhook configuration that holds `current`: our CAs first,
+ * then every CA already there that has not expired. A replica whose material is a pass behind
+ * another's therefore never takes the other's new CA out of the bundle.
+ */
+export function caBundle(m: TlsMaterial, current: string | undefined = undefined, now = 0): string {
+  const there = pemCertificates(Buffer.from(current ?? '', 'base64').toString('utf8')).filter((pem) => {
+    const c = parse(pem);
+    return c !== undefined && Date.parse(c.validTo) > now;
+  });
+  const all = [...new Set([...m.caCerts, ...there])];
+  return Buffer.from(all.join('')).toString('base64');
+}
+
+/** Whether a caBundle (base64 of PEM) holds the signing CA of `m`. */
+export function trusts(bundle: string | undefined, m: TlsMaterial): boolean {
+  const signing = m.caCerts[0];
+  return signing !== undefined && pemCertificates(Buffer.from(bundle ?? '', 'base64').toString('utf8')).includes(signing);
 }
 
 /** When the serving certificate and the signing CA expire (for logs). */
@@ -123,7 +145,8 @@ function base(publicKey: forge.pki.PublicKey, now: number, lifetimeMs: number): 
 async function makeCa(now: number, lifetimeMs: number): Promise<{ cert: string; key: string }> {
   const k = await rsaKeys();
   const cert = base(k.forgePublic, now, lifetimeMs);
-  const subject = [{ name: 'commonName', value: `pullsecret-operator-webhook-ca@${Math.floor(now / 1000)}` }];
+  // PrintableString characters only (no '@'): Go's x509 refuses anything else in a name.
+  const subject = [{ name: 'commonName', value: `pullsecret-operator-webhook-ca-${Math.floor(now / 1000)}` }];
   cert.setSubject(subject);
   cert.setIssuer(subject);
   cert.setExtensions([

@@ -12,7 +12,7 @@
  */
 import { KubeError, type Kube } from '../kube/client.js';
 import { errorMessage, type Logger } from '../log.js';
-import { type CertPolicy, type TlsMaterial, caBundle, expiries, renew, renewal } from './certs.js';
+import { type CertPolicy, type TlsMaterial, caBundle, expiries, pemCertificates, renew, renewal, trusts } from './certs.js';
 import { WEBHOOK_CONFIGURATION_NAME, WEBHOOK_SECRET, covers, desiredConfiguration } from './configuration.js';
 
 export interface WebhookTlsDeps {
@@ -31,11 +31,10 @@ export interface WebhookTlsDeps {
 }
 
 const KEYS = { caCerts: 'ca.crt', caKey: 'ca.key', cert: 'tls.crt', key: 'tls.key' } as const;
-const PEM_CERT = /-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----\s*/g;
 
 export function materialOf(data: Record<string, string> | undefined): TlsMaterial | undefined {
   const get = (k: string): string => Buffer.from(data?.[k] ?? '', 'base64').toString('utf8');
-  const m = { caCerts: get(KEYS.caCerts).match(PEM_CERT)?.map((c) => `${c.trim()}\n`) ?? [], caKey: get(KEYS.caKey), cert: get(KEYS.cert), key: get(KEYS.key) };
+  const m = { caCerts: pemCertificates(get(KEYS.caCerts)), caKey: get(KEYS.caKey), cert: get(KEYS.cert), key: get(KEYS.key) };
   return m.caCerts.length > 0 && m.caKey && m.cert && m.key ? m : undefined;
 }
 
@@ -156,7 +155,7 @@ export class WebhookTls {
         await this.#load();
         return false;
       }
-      if (err instanceof KubeError && err.kind === 'NotFound' && this.#resourceVersion === undefined) {
+      if (err instanceof KubeError && (err.kind === 'NotFound' || err.kind === 'NamespaceTerminating') && this.#resourceVersion === undefined) {
         logger.info('operator namespace not found; keeping the webhook CA in memory', { namespace });
         this.#store = 'memory';
         this.#material = next;
@@ -171,21 +170,23 @@ export class WebhookTls {
   }
 
   /**
-   * Makes the webhook configuration trust `m`. True when it already did before this call (a
-   * caBundle the API server may not have seen yet is not trusted until the next pass).
+   * Makes the webhook configuration trust `m` (adding our CAs to those it holds; see caBundle).
+   * True when it already trusted our signing CA before this call: a caBundle the API server may
+   * not have seen yet does not count until the next pass.
    */
   async #ensureTrust(m: TlsMaterial): Promise<boolean> {
-    const { kube, logger, url } = this.#d;
-    const bundle = caBundle(m);
+    const { kube, logger, url, clock } = this.#d;
     const have = await kube.getMutatingWebhookConfiguration(WEBHOOK_CONFIGURATION_NAME);
+    const webhooks = have?.webhooks ?? [];
+    const trusted = webhooks.length > 0 && webhooks.every((w) => trusts(w.clientConfig.caBundle, m));
     if (url !== undefined) {
-      const want = desiredConfiguration(url, bundle);
+      const want = desiredConfiguration(url, caBundle(m, webhooks[0]?.clientConfig.caBundle, clock.now()));
       if (!have) {
         await kube.createMutatingWebhookConfiguration(want);
         logger.info('webhook registered', { configuration: WEBHOOK_CONFIGURATION_NAME, url });
         return false;
       }
-      if (covers(have.webhooks, want.webhooks)) return true;
+      if (trusted && covers(have.webhooks, (want.webhooks ?? []).map((w) => ({ ...w, clientConfig: { url: w.clientConfig.url } })))) return true;
       await kube.replaceMutatingWebhookConfiguration({ ...have, metadata: { ...have.metadata, labels: { ...have.metadata?.labels, ...want.metadata?.labels } }, webhooks: want.webhooks });
       logger.info('webhook configuration updated', { configuration: WEBHOOK_CONFIGURATION_NAME, url });
       return false;
@@ -196,11 +197,11 @@ export class WebhookTls {
       return false;
     }
     this.#missingWarned = false;
-    const stale = (have.webhooks ?? []).map((w, i) => ({ w, i })).filter(({ w }) => w.clientConfig.caBundle !== bundle);
-    if (stale.length === 0) return true;
+    if (trusted) return true;
+    const stale = webhooks.map((w, i) => ({ w, i })).filter(({ w }) => !trusts(w.clientConfig.caBundle, m));
     await kube.patchMutatingWebhookConfiguration(WEBHOOK_CONFIGURATION_NAME, [
       { op: 'test', path: '/metadata/resourceVersion', value: have.metadata?.resourceVersion },
-      ...stale.map(({ i }) => ({ op: 'add' as const, path: `/webhooks/${i}/clientConfig/caBundle`, value: bundle })),
+      ...stale.map(({ w, i }) => ({ op: 'add' as const, path: `/webhooks/${i}/clientConfig/caBundle`, value: caBundle(m, w.clientConfig.caBundle, clock.now()) })),
     ]);
     logger.info('webhook caBundle updated', { configuration: WEBHOOK_CONFIGURATION_NAME, webhooks: stale.map(({ w }) => w.name) });
     return false;

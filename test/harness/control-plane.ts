@@ -490,6 +490,10 @@ export async function startControlPlane(opts: StartOptions = {}): Promise<Contro
       // an old resourceVersion really gets 410 Gone: tests exercise the relist path.
       '--etcd-compaction-interval', '10s',
       '--watch-cache-sizes', 'namespaces#0',
+      // A Service-backed webhook (the manifests' MutatingWebhookConfiguration) is dialed at its
+      // endpoints, not its ClusterIP: with no endpoints here it fails at once, and no test's traffic
+      // ever leaves the loopback addresses. Tests that need the webhook register it by URL.
+      '--enable-aggregator-routing=true',
     ]);
     await waitUntil('kube-apiserver /readyz', async () => (await httpsGet(`${server}/readyz`, tls)) === 200, 60_000);
     log(`control-plane: kube-apiserver ready at +${((Date.now() - tBuilt) / 1000).toFixed(1)}s`);
