@@ -81,7 +81,7 @@ const PEM_CERT = /-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g;
 
 /** The PEM certificates in a text (a bundle), each normalised to end in one newline. */
 export function pemCertificates(text: string): string[] {
-  return (text.match(PEM_CERT) ?? []).map((c) => `${c.trim()}\n`);
+  return (text.replace(/\r\n/g, '\n').match(PEM_CERT) ?? []).map((c) => `${c.trim()}\n`);
 }
 
 /**
@@ -155,7 +155,7 @@ async function makeCa(now: number, lifetimeMs: number): Promise<{ cert: string; 
     { name: 'subjectKeyIdentifier' },
   ]);
   cert.sign(k.forgeKey, forge.md.sha256.create());
-  return { cert: forge.pki.certificateToPem(cert), key: k.pem };
+  return { cert: pemOf(cert), key: k.pem };
 }
 
 async function makeServing(ca: { cert: string; key: string }, now: number, policy: CertPolicy): Promise<{ cert: string; key: string }> {
@@ -172,5 +172,10 @@ async function makeServing(ca: { cert: string; key: string }, now: number, polic
     { name: 'authorityKeyIdentifier', keyIdentifier: caCert.generateSubjectKeyIdentifier().getBytes() },
   ]);
   cert.sign(forge.pki.privateKeyFromPem(ca.key), forge.md.sha256.create());
-  return { cert: forge.pki.certificateToPem(cert), key: k.pem };
+  return { cert: pemOf(cert), key: k.pem };
+}
+
+/** PEM with LF line ends (forge writes CRLF), so that bundles compare equal as strings. */
+function pemOf(cert: forge.pki.Certificate): string {
+  return forge.pki.certificateToPem(cert).replace(/\r\n/g, '\n');
 }
