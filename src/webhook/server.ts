@@ -4,7 +4,7 @@
  * connections get the new certificate, no request is dropped.
  */
 import https from 'node:https';
-import { parseAddress } from '../http/server.js';
+import { listen } from '../http/server.js';
 import type { TlsMaterial } from './certs.js';
 import { WEBHOOK_PATH } from './configuration.js';
 import type { AdmissionReview, AdmissionReviewResponse } from './mutate.js';
@@ -48,19 +48,6 @@ export async function startWebhookServer(address: string, material: TlsMaterial,
   });
   server.keepAliveTimeout = 30_000;
   server.requestTimeout = 10_000;
-  const { host, port } = parseAddress(address);
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => resolve());
-  });
-  const bound = server.address();
-  return {
-    port: typeof bound === 'object' && bound ? bound.port : port,
-    setMaterial: (m) => server.setSecureContext({ cert: m.cert, key: m.key, minVersion: 'TLSv1.2' }),
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
+  const listening = await listen(server, address);
+  return { ...listening, setMaterial: (m) => server.setSecureContext({ cert: m.cert, key: m.key, minVersion: 'TLSv1.2' }) };
 }

@@ -87,6 +87,21 @@ export class Scenario {
     return name;
   }
 
+  /**
+   * A namespace of this scenario where a secret that is not ours (Opaque) holds the name `name`
+   * before the operator looks at the namespace: it is created unselected, and labelled for the
+   * selector only once the secret is in place.
+   */
+  async foreignNamespace(suffix: string, name: string): Promise<string> {
+    const ns = `${this.id}-${suffix}`;
+    await this.core.createNamespace({ body: { metadata: { name: ns } } });
+    this.namespaces.push(ns);
+    await this.core.createNamespacedSecret({ namespace: ns, body: { metadata: { name }, type: 'Opaque', data: { x: 'eA==' } } });
+    const [k, v] = this.label.split('=');
+    await this.core.patchNamespace({ name: ns, body: { metadata: { labels: { [k ?? '']: v ?? '' } } } }, mergePatch);
+    return ns;
+  }
+
   async secret(namespace: string, name: string): Promise<V1Secret | undefined> {
     return orUndefined(this.core.readNamespacedSecret({ namespace, name }));
   }

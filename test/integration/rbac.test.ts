@@ -182,13 +182,7 @@ describe('the operator as its ServiceAccount, under the manifests RBAC', () => {
   });
 
   it('leaves a foreign secret with a copy name alone and reports it in a Warning Event (secrets get, events create)', async () => {
-    const team = `${s.id}-foreign`;
-    // Not selected yet: the foreign secret is in place before the operator looks at the namespace.
-    await s.core.createNamespace({ body: { metadata: { name: team } } });
-    s.namespaces.push(team);
-    await s.core.createNamespacedSecret({ namespace: team, body: { metadata: { name: 'all-icr-io' }, type: 'Opaque', data: { x: 'eA==' } } });
-    const [k, v] = s.label.split('=');
-    await s.core.patchNamespace({ name: team, body: { metadata: { labels: { [k ?? '']: v ?? '' } } } }, mergePatch);
+    const team = await s.foreignNamespace('foreign', 'all-icr-io');
     const ev = await s.waitFor('a ForeignSecret Event', async () => {
       const l = await s.core.listEventForAllNamespaces({ fieldSelector: `involvedObject.kind=Namespace,involvedObject.name=${team}` });
       return l.items.find((e) => e.reason === 'ForeignSecret');

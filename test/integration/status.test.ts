@@ -55,12 +55,7 @@ describe('pullsecret-operator status', () => {
     optedOut = await s.namespace('optout', { annotations: { [OPT_OUT]: 'true' } });
     excluded = await s.namespace('excluded');
     // A foreign secret holds a copy's name before the namespace is selected.
-    foreign = `${s.id}-foreign`;
-    await s.core.createNamespace({ body: { metadata: { name: foreign } } });
-    s.namespaces.push(foreign);
-    await s.core.createNamespacedSecret({ namespace: foreign, body: { metadata: { name: 'all-icr-io' }, type: 'Opaque', data: { x: 'eA==' } } });
-    const [k, v] = s.label.split('=');
-    await s.core.patchNamespace({ name: foreign, body: { metadata: { labels: { [k ?? '']: v ?? '' } } } }, mergePatch);
+    foreign = await s.foreignNamespace('foreign', 'all-icr-io');
     // A namespace held in Terminating by a finalizer of ours.
     terminating = await s.namespace('terminating');
     await s.core.patchNamespace({ name: terminating, body: { metadata: { finalizers: ['pso-test/hold'] } } }, mergePatch);

@@ -6,7 +6,6 @@
  * every assertion is on what the API server answered to a create.
  */
 import assert from 'node:assert/strict';
-import { createServer } from 'node:net';
 import { connect } from 'node:tls';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -14,18 +13,10 @@ import { after, before, describe, it } from 'node:test';
 import { AdmissionregistrationV1Api, type V1Pod, type V1ServiceAccount } from '@kubernetes/client-node';
 import { ADDED_ENTRIES_ANNOTATION } from '../../src/domain/naming.js';
 import { WEBHOOK_CONFIGURATION_NAME, WEBHOOK_SECRET, desiredWebhook } from '../../src/webhook/configuration.js';
+import { freePort } from '../harness/kube.js';
 import { BASE_DIR, parseAllYaml } from '../harness/manifests.js';
 import { OPT_OUT, Scenario, fixtureCopies, identityNamespace, isNotFound, mergePatch } from '../harness/scenario.js';
 import { type LogLine, type OperatorProcess, startOperator } from '../harness/operator.js';
-
-/** A free TCP port on 127.0.0.1 (the webhook's URL must name its port before it listens). */
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const port = (srv.address() as { port: number }).port;
-  await new Promise<void>((r) => srv.close(() => r()));
-  return port;
-}
 
 /** The SHA-256 fingerprint of the certificate served on a port. */
 function servedFingerprint(port: number): Promise<string> {
@@ -181,12 +172,7 @@ describe('the ServiceAccount admission webhook (--webhook-url, the manifests ide
   });
 
   it('keeps the name of a foreign secret off the list, as the reconciler does', async () => {
-    const team = `${s.id}-foreign`;
-    await s.core.createNamespace({ body: { metadata: { name: team } } });
-    s.namespaces.push(team);
-    await s.core.createNamespacedSecret({ namespace: team, body: { metadata: { name: 'all-icr-io' }, type: 'Opaque', data: { x: 'eA==' } } });
-    const [k, v] = s.label.split('=');
-    await s.core.patchNamespace({ name: team, body: { metadata: { labels: { [k ?? '']: v ?? '' } } } }, mergePatch);
+    const team = await s.foreignNamespace('foreign', 'all-icr-io');
     const want = fixtureCopies(team).filter((n) => n !== 'all-icr-io');
     await s.waitFor('the other copies', async () => (await s.copies(team)).join() === want.join());
     const sa = await s.createServiceAccount(team, 'app');
