@@ -9,6 +9,9 @@
  *    renewed first: its material is read on the next pass);
  * 4. serve the material (onMaterial), so each replica picks up a renewal within one period.
  * Where the operator's namespace does not exist (a local run), the material lives in memory.
+ * Replicas that share the Secret must run with the same webhook flags (the Deployment's replicas
+ * do): the serving certificate names the hosts of those flags, and a replica that wants other hosts
+ * reissues it.
  */
 import { KubeError, type Kube } from '../kube/client.js';
 import { errorMessage, type Logger } from '../log.js';
@@ -100,6 +103,8 @@ export class WebhookTls {
     const { logger, clock, policy } = this.#d;
     try {
       await this.#load();
+      // Material but no Secret (deleted by hand): write ours back, so that every replica keeps one CA.
+      if (this.#material && this.#store === 'secret' && this.#resourceVersion === undefined) await this.#save(this.#material);
       let trusted = false;
       if (this.#material && this.#d.ready()) trusted = await this.#ensureTrust(this.#material);
       const r = renewal(this.#material, clock.now(), policy, trusted);
@@ -125,7 +130,10 @@ export class WebhookTls {
   async #load(): Promise<void> {
     if (this.#store === 'memory') return;
     const s = await this.#d.kube.getSecret(this.#d.namespace, WEBHOOK_SECRET);
-    if (!s) return;
+    if (!s) {
+      this.#resourceVersion = undefined; // the next write creates it
+      return;
+    }
     this.#store = 'secret';
     this.#resourceVersion = s.metadata?.resourceVersion;
     const m = materialOf(s.data);

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { AdmissionregistrationV1Api, type V1Pod, type V1ServiceAccount } from '@kubernetes/client-node';
 import { ADDED_ENTRIES_ANNOTATION } from '../../src/domain/naming.js';
+import { pemCertificates } from '../../src/webhook/certs.js';
 import { WEBHOOK_CONFIGURATION_NAME, WEBHOOK_SECRET, desiredWebhook } from '../../src/webhook/configuration.js';
 import { freePort } from '../harness/kube.js';
 import { BASE_DIR, parseAllYaml } from '../harness/manifests.js';
@@ -212,12 +213,15 @@ describe('webhook certificates: two replicas share one CA in the Secret, and ren
     await s.core.deleteNamespacedSecret({ namespace: own, name: WEBHOOK_SECRET }).catch(() => undefined);
     await s.installEmptyConfiguration();
     ports = [await freePort(), await freePort()];
-    // A serving certificate lives 6 s (renewed every 4 s) and the CA 24 s (renewed after 16 s).
-    const common = ['--webhook-cert-validity', '6s'];
+    // A serving certificate lives 12 s (renewed every 8 s) and the CA 48 s (renewed after 32 s).
+    // Both replicas run with the same webhook flags, as the Deployment's do (they share one
+    // certificate, which names the URL's host); the second serves on a port of its own, which the
+    // test dials directly.
+    const common = ['--webhook-cert-validity', '12s', '--webhook-url', `https://127.0.0.1:${ports[0]}`];
     const env = { POD_NAMESPACE: own };
     // Both at once: each finds no Secret, makes a CA, and one create loses to the other.
     const [a, b] = await Promise.all([
-      s.startOperator([...common, '--webhook-url', `https://127.0.0.1:${ports[0]}`], env),
+      s.startOperator(common, env),
       startOperator({ kubeconfig: s.operatorKubeconfigPath, args: s.args([...common, '--webhook-address', `127.0.0.1:${ports[1]}`]), env }),
     ]);
     s.operator = a;
@@ -267,6 +271,19 @@ describe('webhook certificates: two replicas share one CA in the Secret, and ren
       if (sorted(names(sa.imagePullSecrets)).join() !== fixtureCopies(ns).join()) missed.push(name);
     }
     assert.deepEqual(missed, [], `of ${i + 10} ServiceAccounts`);
+  });
+
+  it('writes the material back when its Secret is deleted, so the replicas keep one CA', async () => {
+    const cas = (data: Record<string, string> | undefined): string[] => pemCertificates(Buffer.from(data?.['ca.crt'] ?? '', 'base64').toString('utf8'));
+    const before = cas((await s.secret(own, WEBHOOK_SECRET))?.data);
+    await s.core.deleteNamespacedSecret({ namespace: own, name: WEBHOOK_SECRET });
+    const after = await s.waitFor('the Secret written back', async () => {
+      const got = cas((await s.secret(own, WEBHOOK_SECRET))?.data);
+      return got.length > 0 && got;
+    });
+    assert.ok(after.some((c) => before.includes(c)), 'a CA of before is still in the bundle');
+    const ns = await s.namespace('after-delete');
+    await s.waitUntilCalled(ns);
   });
 });
 
