@@ -506,8 +506,9 @@ export async function startControlPlane(opts: StartOptions = {}): Promise<Contro
       '--controllers',
       [
         'namespace,serviceaccount,serviceaccount-token,garbagecollector,clusterrole-aggregation,root-ca-cert-publisher',
-        // What runs Deployments on a node and notices a node's state.
-        ...(opts.node === true ? ['deployment,replicaset,nodelifecycle,podgc'] : []),
+        // What runs Deployments on a node and notices a node's state; the endpoints of Services, so
+        // that the API server reaches the manifests' Service-backed webhook at its pods.
+        ...(opts.node === true ? ['deployment,replicaset,nodelifecycle,podgc,endpoint,endpointslice'] : []),
       ].join(','),
       '--root-ca-file', pki.caCert,
       '--service-account-private-key-file', pki.saKey,
