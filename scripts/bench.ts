@@ -9,7 +9,8 @@
  * Usage: npm run bench [-- --namespaces 30]
  *
  * At scale, against a floor: `npm run bench -- scale` (see scripts/bench-scale.ts); memory under
- * namespace churn: `npm run bench -- churn`.
+ * namespace churn: `npm run bench -- churn`; the first-deploy race with and without the webhook:
+ * `npm run bench -- race` (scripts/bench-race.ts).
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -18,12 +19,13 @@ import { parseArgs } from 'node:util';
 import { CoreV1Api, KubeConfig, type V1Secret, Watch } from '@kubernetes/client-node';
 import { startControlPlane } from '../test/harness/control-plane.js';
 import { churnBench, scaleBench } from './bench-scale.js';
+import { raceBench } from './bench-race.js';
 import { applyIbmSecrets } from '../test/harness/fixtures.js';
 import { apiserverMetrics, apiserverWrites } from '../test/harness/kube.js';
 import { startOperator } from '../test/harness/operator.js';
 
 const sub = process.argv[2];
-const { values } = sub === 'scale' || sub === 'churn' ? { values: { namespaces: '0' } } : parseArgs({ options: { namespaces: { type: 'string', default: '30' } } });
+const { values } = sub === 'scale' || sub === 'churn' || sub === 'race' ? { values: { namespaces: '0' } } : parseArgs({ options: { namespaces: { type: 'string', default: '30' } } });
 const N = Number(values.namespaces);
 const COPIES = 5; // the IBM fixtures give five copies per namespace
 
@@ -133,4 +135,5 @@ async function main(): Promise<void> {
 
 if (sub === 'scale') await scaleBench(process.argv.slice(3));
 else if (sub === 'churn') await churnBench(process.argv.slice(3));
+else if (sub === 'race') await raceBench(process.argv.slice(3));
 else await main();

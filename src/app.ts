@@ -11,6 +11,9 @@ import { LeaderElector, systemElectorClock, type StoppedLeading } from './kube/l
 import { errorMessage, type Logger } from './log.js';
 import { Metrics } from './metrics.js';
 import { formatSummary, inSync } from './summary.js';
+import { countByState } from './domain/status.js';
+import { namespaceStatesFromCaches } from './status.js';
+import { startWebhook, type Webhook } from './webhook/run.js';
 import { readVersion } from './version.js';
 
 const SHUTDOWN_TIMEOUT_MS = 8000;
@@ -27,13 +30,18 @@ function syncWithin(op: Operator, ms: number): Promise<boolean> {
   return Promise.race([op.waitForSync().then(() => true), timeout]).finally(() => clearTimeout(timer));
 }
 
-export async function runOperator(config: Readonly<Config>, logger: Logger, kube: Kube): Promise<number> {
+/**
+ * `webhookKube`: the admission webhook's own client (src/main.ts makes a second one), so that its
+ * live reads never queue behind the reconciler's requests; the operator's client when not given.
+ */
+export async function runOperator(config: Readonly<Config>, logger: Logger, kube: Kube, webhookKube: Kube = kube): Promise<number> {
   const clock = { now: () => Date.now() };
   const ref: { op?: Operator } = {};
   const metrics = new Metrics({
     defaultMetrics: true,
     depth: () => ref.op?.queue.length ?? 0,
     copies: () => ref.op?.caches.copies.size ?? 0,
+    namespaceStates: () => (ref.op?.synced ? countByState(namespaceStatesFromCaches(ref.op.caches, config.policy, clock.now())) : undefined),
   });
   const op = (ref.op = new Operator({
     kube,
@@ -75,6 +83,8 @@ export async function runOperator(config: Readonly<Config>, logger: Logger, kube
     return inSync(outcomes, config.dryRun) ? 0 : 1;
   }
 
+  // Every replica serves the webhook, leader or not: it reads the caches, it writes nothing.
+  let webhook: Webhook | undefined;
   let server: HttpServer | undefined;
   if (config.httpAddress) {
     server = await startHttpServer(
@@ -84,12 +94,20 @@ export async function runOperator(config: Readonly<Config>, logger: Logger, kube
           const since = op.brokenSince;
           return since !== undefined && clock.now() - since > config.unhealthyAfterMs ? `a watch has been failing for ${Math.round((clock.now() - since) / 1000)}s` : null;
         },
-        ready: () => (op.synced ? null : 'caches not synced'),
+        ready: () => (!op.synced ? 'caches not synced' : webhook && !webhook.serving ? 'webhook not serving yet' : null),
       },
       metrics.registry,
     );
     logger.info('http server listening', { address: config.httpAddress, port: server.port });
   }
+  if (config.webhook.enabled) {
+    webhook = await startWebhook({ settings: config.webhook, kube: webhookKube, caches: op.caches, policy: config.policy, logger, clock, dryRun: config.dryRun, synced: () => op.synced, metrics });
+    void op.waitForSync().then(() => webhook?.synced());
+  }
+  const closeServers = async (): Promise<void> => {
+    await webhook?.close();
+    await server?.close();
+  };
 
   const signalled = new Promise<void>((resolve) => {
     let seen = false;
@@ -122,11 +140,11 @@ export async function runOperator(config: Readonly<Config>, logger: Logger, kube
     if ((await Promise.race([ready, signalled, syncMissed])) === 'sync-timeout') return syncFailed();
     await signalled;
     const result = await drain();
-    await server?.close();
+    await closeServers();
     logger.info('stopped', { result });
     return 0;
   }
-  return runElected(config, logger, kube, op, metrics, signalled, drain, server, syncMissed, syncFailed);
+  return runElected(config, logger, kube, op, metrics, signalled, drain, closeServers, syncMissed, syncFailed);
 }
 
 /**
@@ -144,7 +162,7 @@ async function runElected(
   metrics: Metrics,
   signalled: Promise<void>,
   drain: () => Promise<'drained' | 'timeout'>,
-  server: HttpServer | undefined,
+  closeServers: () => Promise<void>,
   syncMissed: Promise<'sync-timeout'>,
   syncFailed: () => number,
 ): Promise<number> {
@@ -198,7 +216,7 @@ async function runElected(
     shuttingDown = true;
     op.queue.shutDown();
     await Promise.race([elector.stop({ release: true }).then(() => electing), new Promise<void>((r) => setTimeout(r, SHUTDOWN_TIMEOUT_MS).unref())]);
-    await server?.close();
+    await closeServers();
     return syncFailed();
   }
   shuttingDown = true;
@@ -208,7 +226,7 @@ async function runElected(
   // Release only when nothing is in flight any more; after a timed-out drain the Lease expires instead.
   const release = elector.stop({ release: result === 'drained' }).then(() => electing);
   await Promise.race([release, new Promise<void>((r) => setTimeout(r, SHUTDOWN_TIMEOUT_MS).unref())]);
-  await server?.close();
+  await closeServers();
   logger.info('stopped', { result });
   return 0;
 }

@@ -83,7 +83,7 @@ async function deleteIfOurs(kube: Kube, listed: SecretLike, logger: Logger, maxA
 }
 
 /** A collection, page by page (limit/continue). */
-async function* pages<T>(list: (o: ListOptions) => Promise<ListResult<T>>): AsyncGenerator<T[]> {
+export async function* pages<T>(list: (o: ListOptions) => Promise<ListResult<T>>): AsyncGenerator<T[]> {
   let cont: string | undefined;
   do {
     const page = await list(cont ? { limit: PAGE_SIZE, continue: cont } : { limit: PAGE_SIZE });

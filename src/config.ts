@@ -3,13 +3,14 @@
  * reads process.env or process.argv (main.ts passes them in).
  */
 import { randomBytes } from 'node:crypto';
+import { isIP } from 'node:net';
 import { parseArgs } from 'node:util';
 import { type Policy } from './domain/desired.js';
 import { parseSelector } from './domain/selector.js';
 import { DEFAULT_REGISTRY_HOSTS } from './domain/sources.js';
 
 export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
-export type Command = 'run' | 'cleanup' | 'help' | 'version';
+export type Command = 'run' | 'cleanup' | 'status' | 'help' | 'version';
 
 export interface Config {
   command: Command;
@@ -32,6 +33,9 @@ export interface Config {
   client: ClientSettings;
   /** The first sync of the caches must finish within this, or the process exits 1 (restarted by Kubernetes). */
   syncTimeoutMs: number;
+  webhook: WebhookSettings;
+  /** `status -o`: table or json. */
+  output: 'table' | 'json';
 }
 
 export interface ClientSettings {
@@ -41,6 +45,21 @@ export interface ClientSettings {
   requestTimeoutMs: number;
   leaseTimeoutMs: number;
   listTimeoutMs: number;
+}
+
+/** The ServiceAccount admission webhook (src/webhook/). Off unless --webhook-address or --webhook-url is set. */
+export interface WebhookSettings {
+  enabled: boolean;
+  /** host:port it serves on. */
+  address: string;
+  /** With --webhook-url: the operator registers the webhook at this URL itself (an out-of-cluster run). */
+  url: string | undefined;
+  /** Lifetime of the serving certificate (the CA lives 4 times as long). */
+  certValidityMs: number;
+  /** The operator's namespace ($POD_NAMESPACE, else pullsecret-operator): where the certificate Secret lives. */
+  namespace: string;
+  /** What the serving certificate names: the URL's host, or the Service's DNS names. */
+  hosts: string[];
 }
 
 export interface LeaderElectionSettings {
@@ -78,6 +97,10 @@ export const FLAGS: readonly FlagSpec[] = [
   { name: 'log-level', env: 'PSO_LOG_LEVEL', def: 'info', help: 'error, warn, info or debug' },
   { name: 'http-address', env: 'PSO_HTTP_ADDRESS', def: ':8080', help: 'address of /healthz, /readyz and /metrics (empty: off)' },
   { name: 'unhealthy-after', env: 'PSO_UNHEALTHY_AFTER', def: '2m', help: '/healthz fails when a watch stays broken this long' },
+  { name: 'webhook-address', env: 'PSO_WEBHOOK_ADDRESS', def: '', defHelp: 'off; :9443 when --webhook-url is set', help: 'serve the ServiceAccount admission webhook (HTTPS) on this address' },
+  { name: 'webhook-url', env: 'PSO_WEBHOOK_URL', def: '', help: 'https://HOST:PORT: serve the webhook and register it at this URL (out-of-cluster runs)' },
+  { name: 'webhook-cert-validity', env: 'PSO_WEBHOOK_CERT_VALIDITY', def: '2160h', help: 'lifetime of the webhook serving certificate, renewed at 2/3 of it (the CA lives 4 times as long)' },
+  { name: 'output', env: 'PSO_OUTPUT', def: 'table', help: 'status output: table or json (also -o)' },
   { name: 'leader-elect', env: 'PSO_LEADER_ELECT', def: 'false', help: 'only the holder of a Lease reconciles; run several replicas with this on', boolean: true },
   { name: 'lease-namespace', env: 'PSO_LEASE_NAMESPACE', def: 'pullsecret-operator', defHelp: '$POD_NAMESPACE if set, else pullsecret-operator', help: 'namespace of the leader-election Lease' },
   { name: 'lease-name', env: 'PSO_LEASE_NAME', def: 'pullsecret-operator', help: 'name of the leader-election Lease' },
@@ -91,7 +114,7 @@ export const FLAGS: readonly FlagSpec[] = [
   { name: 'kubeconfig', env: 'KUBECONFIG', def: '', help: 'kubeconfig file (empty: in-cluster config)' },
 ];
 
-export const USAGE = `Usage: pullsecret-operator [run|cleanup] [flags]
+export const USAGE = `Usage: pullsecret-operator [run|cleanup|status] [flags]
 
 Copies IBM Cloud Container Registry pull secrets of the source namespace into every namespace
 and adds them to every ServiceAccount's imagePullSecrets.
@@ -99,6 +122,8 @@ and adds them to every ServiceAccount's imagePullSecrets.
 Commands:
   run       (default) run the operator
   cleanup   remove every copy and every imagePullSecrets entry the operator added, then exit
+  status    read-only: each namespace's state and problems, each source and why it is copied;
+            exit 0 when every namespace that should be covered is in sync, else 1 (-o table|json)
 
 Flags (each has an environment variable; a flag wins over it):
 ${FLAGS.map((f) => `  --${f.name.padEnd(20)} ${f.env.padEnd(24)} ${f.help} (default: ${f.defHelp ?? (f.def === '' ? '""' : f.def)})`).join('\n')}
@@ -133,6 +158,29 @@ function list(v: string): string[] {
   return v.split(',').map((s) => s.trim()).filter((s) => s !== '');
 }
 
+/** The Service of the manifests (src/webhook/configuration.ts WEBHOOK_SERVICE; not imported: config stays free of the webhook code). */
+const WEBHOOK_SERVICE = 'pullsecret-operator-webhook';
+
+function webhookSettings(address: string, url: string, certValidityMs: number, namespace: string): WebhookSettings {
+  const enabled = address !== '' || url !== '';
+  let hosts = [`${WEBHOOK_SERVICE}.${namespace}.svc`, `${WEBHOOK_SERVICE}.${namespace}.svc.cluster.local`];
+  let port = 9443;
+  if (url !== '') {
+    let u: URL;
+    try {
+      u = new URL(url);
+    } catch {
+      throw new Error(`--webhook-url: "${url}" is not a URL`);
+    }
+    if (u.protocol !== 'https:' || u.pathname !== '/' || u.search !== '' || u.hash !== '' || u.username !== '') throw new Error(`--webhook-url: "${url}" is not https://HOST:PORT`);
+    const host = u.hostname.replace(/^\[|\]$/g, '');
+    hosts = [host];
+    if (u.port !== '') port = Number(u.port);
+    if (isIP(host) === 0 && !/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/i.test(host)) throw new Error(`--webhook-url: "${host}" is not a host name or IP address`);
+  }
+  return Object.freeze({ enabled, address: address || `:${port}`, url: url === '' ? undefined : url.replace(/\/$/, ''), certValidityMs, namespace, hosts: Object.freeze(hosts) as string[] });
+}
+
 /**
  * Builds the Config from argv (without node and script) and an environment. Throws on invalid
  * input. `suffix` makes the identity unique when POD_NAME is not set (random unless given).
@@ -143,8 +191,9 @@ export function loadConfig(
   hostname: string,
   suffix: string = randomBytes(3).toString('hex'),
 ): Readonly<Config> {
-  const options: Record<string, { type: 'string' | 'boolean' }> = { help: { type: 'boolean' }, version: { type: 'boolean' } };
+  const options: Record<string, { type: 'string' | 'boolean'; short?: string }> = { help: { type: 'boolean' }, version: { type: 'boolean' } };
   for (const f of FLAGS) options[f.name] = { type: f.boolean ? 'boolean' : 'string' };
+  options['output'] = { type: 'string', short: 'o' };
   // Boolean flags also take an explicit value, as in Go and kubebuilder manifests: --leader-elect=true, --dry-run=false.
   const explicit: Record<string, string> = {};
   const args = argv.filter((a) => {
@@ -165,7 +214,7 @@ export function loadConfig(
   };
   if (positionals.length > 1) throw new Error(`unexpected arguments: ${positionals.slice(1).join(' ')}`);
   const cmd = positionals[0] ?? 'run';
-  if (cmd !== 'run' && cmd !== 'cleanup') throw new Error(`unknown command "${cmd}" (run or cleanup)`);
+  if (cmd !== 'run' && cmd !== 'cleanup' && cmd !== 'status') throw new Error(`unknown command "${cmd}" (run, cleanup or status)`);
   const command: Command = values['help'] ? 'help' : values['version'] ? 'version' : cmd;
 
   const logLevel = get('log-level');
@@ -211,6 +260,8 @@ export function loadConfig(
   const qps = num('qps', 0);
   const burst = Math.floor(num('burst', 1));
   const requestTimeoutMs = dur('request-timeout', 100);
+  const output = get('output').trim();
+  if (output !== 'table' && output !== 'json') throw new Error(`--output: "${output}" is not table or json`);
   const config: Config = {
     command,
     policy: Object.freeze({
@@ -248,6 +299,8 @@ export function loadConfig(
       leaseTimeoutMs: Math.min(requestTimeoutMs, Math.max(100, Math.floor(renewDeadlineMs / 2))),
     }),
     syncTimeoutMs: dur('sync-timeout', 1000),
+    webhook: webhookSettings(get('webhook-address').trim(), get('webhook-url').trim(), dur('webhook-cert-validity', 5000), env['POD_NAMESPACE'] || 'pullsecret-operator'),
+    output,
   };
   return Object.freeze(config);
 }

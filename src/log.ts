@@ -7,7 +7,7 @@ import type { LogLevel } from './config.js';
 
 export type Logger = winston.Logger;
 
-const FORBIDDEN = new Set(['data', 'stringData', '.dockerconfigjson', '.dockercfg', 'auths', 'password', 'auth']);
+const FORBIDDEN = new Set(['data', 'stringData', '.dockerconfigjson', '.dockercfg', 'auths', 'password', 'auth', 'key', 'caKey', 'tls.key', 'ca.key']);
 
 const redact = winston.format((info) => {
   for (const key of Object.keys(info)) if (FORBIDDEN.has(key)) delete info[key];

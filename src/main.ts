@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * The pullsecret-operator command. Wiring only: argv and environment -> config -> logger ->
- * kube client -> the command (run, see app.ts; or cleanup).
+ * kube client -> the command (run, see app.ts; cleanup; or status).
  */
 import os from 'node:os';
 import { KubeConfig } from '@kubernetes/client-node';
@@ -10,7 +10,11 @@ import { type Config, USAGE, loadConfig } from './config.js';
 import { runOperator } from './app.js';
 import { createKube } from './kube/client.js';
 import { createLogger, errorMessage } from './log.js';
+import { formatStatusJson, formatStatusTable, readStatus, statusExitCode } from './status.js';
 import { readVersion } from './version.js';
+
+/** Deadline of the webhook's live reads: well inside the 3 s the API server gives the webhook. */
+const WEBHOOK_REQUEST_TIMEOUT_MS = 2000;
 
 async function main(): Promise<number> {
   const argv = process.argv.slice(2);
@@ -57,7 +61,25 @@ async function main(): Promise<number> {
       process.stdout.write(`cleanup: ${r.serviceAccounts} ServiceAccounts cleaned, ${r.secrets} copies deleted${config.dryRun ? ' (dry run)' : ''}\n`);
       return 0;
     }
-    return await runOperator(config, logger, kube);
+    if (config.command === 'status') {
+      const r = await readStatus(kube, config.policy, Date.now());
+      process.stdout.write(config.output === 'json' ? formatStatusJson(r) : formatStatusTable(r));
+      return statusExitCode(r);
+    }
+    if (!config.webhook.enabled) return await runOperator(config, logger, kube);
+    // The webhook's own client: not throttled by the token bucket and not queued behind the
+    // reconciler's requests, with deadlines short enough for its 3 s admission timeout.
+    const webhookKube = await createKube(kc, {
+      userAgent: `pullsecret-operator/${readVersion()} (${config.identity}; webhook)`,
+      qps: 0,
+      requestTimeoutMs: WEBHOOK_REQUEST_TIMEOUT_MS,
+      listTimeoutMs: config.client.listTimeoutMs,
+    });
+    try {
+      return await runOperator(config, logger, kube, webhookKube);
+    } finally {
+      webhookKube.close();
+    }
   } finally {
     kube.close();
   }

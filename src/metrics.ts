@@ -6,10 +6,12 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import type { OperatorMetrics } from './controller/operator.js';
 import type { InformerStatus } from './kube/informers.js';
 import type { WorkQueueEvent } from './controller/workqueue.js';
+import { NAMESPACE_STATES, type NamespaceStateName } from './domain/status.js';
+import type { WebhookMetrics } from './webhook/mutate.js';
 
 const CONTROLLER = 'pullsecret';
 
-export class Metrics implements OperatorMetrics {
+export class Metrics implements OperatorMetrics, WebhookMetrics {
   readonly registry = new Registry();
   readonly reconcileTotal = new Counter({ name: 'controller_runtime_reconcile_total', help: 'Reconciles by result', labelNames: ['controller', 'result'], registers: [this.registry] });
   readonly reconcileErrors = new Counter({ name: 'controller_runtime_reconcile_errors_total', help: 'Reconciles that failed', labelNames: ['controller'], registers: [this.registry] });
@@ -31,10 +33,34 @@ export class Metrics implements OperatorMetrics {
   readonly informerLastEvent = new Gauge({ name: 'pullsecret_operator_informer_last_event_timestamp_seconds', help: 'Unix time of the last event, list, or first data or bookmark of a watch, of each informer', labelNames: ['informer'], registers: [this.registry] });
   readonly leader = new Gauge({ name: 'pullsecret_operator_leader', help: '1 when this replica is the leader', registers: [this.registry] });
   readonly events = new Counter({ name: 'pullsecret_operator_events_total', help: 'Warning Events recorded, by reason', labelNames: ['reason'], registers: [this.registry] });
+  readonly namespaces: Gauge<'state'>;
+  readonly admissions = new Counter({
+    name: 'pullsecret_operator_webhook_admissions_total',
+    help: 'ServiceAccount creations the webhook answered, by result (patched, unchanged, error: admitted unchanged)',
+    labelNames: ['result'],
+    registers: [this.registry],
+  });
+  readonly admissionTime = new Histogram({
+    name: 'pullsecret_operator_webhook_admission_duration_seconds',
+    help: 'How long the webhook took to answer, by whether it read the API server live',
+    labelNames: ['live_read'],
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [this.registry],
+  });
 
-  constructor(opts: { defaultMetrics?: boolean; depth?: () => number; copies?: () => number } = {}) {
+  constructor(opts: { defaultMetrics?: boolean; depth?: () => number; copies?: () => number; namespaceStates?: () => Record<NamespaceStateName, number> | undefined } = {}) {
     if (opts.defaultMetrics) collectDefaultMetrics({ register: this.registry });
-    const { depth, copies } = opts;
+    const { depth, copies, namespaceStates } = opts;
+    this.namespaces = new Gauge({
+      name: 'pullsecret_operator_namespaces',
+      help: 'Namespaces by state, as `pullsecret-operator status` reports them (from the caches, once synced)',
+      labelNames: ['state'],
+      registers: [this.registry],
+      collect() {
+        const counts = namespaceStates?.();
+        if (counts) for (const s of NAMESPACE_STATES) this.set({ state: s }, counts[s]);
+      },
+    });
     this.queueDepth = new Gauge({
       name: 'workqueue_depth',
       help: 'Keys waiting in the work queue',
@@ -89,5 +115,10 @@ export class Metrics implements OperatorMetrics {
 
   event(reason: string): void {
     this.events.inc({ reason });
+  }
+
+  admission(result: 'patched' | 'unchanged' | 'error', live: boolean, seconds: number): void {
+    this.admissions.inc({ result });
+    this.admissionTime.observe({ live_read: String(live) }, seconds);
   }
 }

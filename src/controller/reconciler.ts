@@ -2,8 +2,8 @@
  * reconcile(namespace): read the caches, compute the desired state with the pure functions of
  * domain/, and write only the difference. Level-based: the key carries no event.
  */
-import { collectSources, isManaged, pullSecretsChange, serviceAccountSelected, isOptedOut, type Policy, type PullSecretsChange, type SourceSet } from '../domain/desired.js';
-import { planNamespace, planServiceAccounts, type Plan, type Report, type SecretAction } from '../domain/plan.js';
+import { collectSources, isManaged, type Policy, type PullSecretsChange, type SourceSet } from '../domain/desired.js';
+import { planNamespace, planServiceAccounts, serviceAccountChange, type Plan, type Report, type SecretAction } from '../domain/plan.js';
 import type { NamespaceLike, SecretLike, ServiceAccountLike } from '../domain/types.js';
 import { ORPHANED_SINCE_ANNOTATION } from '../domain/naming.js';
 import { KubeError, type Kube } from '../kube/client.js';
@@ -326,10 +326,7 @@ export class Reconciler {
       if (!outcome.serviceAccountsPatched.includes(name)) outcome.serviceAccountsPatched.push(name);
       return;
     }
-    const compute = (current: ServiceAccountLike): PullSecretsChange | null => {
-      const eligible = plan.verdict.kind === 'target' && serviceAccountSelected(current, policy) && !isOptedOut(current);
-      return pullSecretsChange(current, eligible ? plan.wanted : []);
-    };
+    const compute = (current: ServiceAccountLike): PullSecretsChange | null => serviceAccountChange(plan.verdict, current, plan.wanted, policy);
     const patched = await patchPullSecrets(kube, sa, compute, {
       // Expected before the call: the watch event of the write can arrive before its response.
       beforeWrite: () => this.expectations.expect('ServiceAccount', namespace, name),

@@ -167,11 +167,33 @@ export function planServiceAccounts(
   const out: ServiceAccountAction[] = [];
   for (const sa of [...serviceAccounts].sort((a, b) => a.metadata.name.localeCompare(b.metadata.name))) {
     if (sa.metadata.deletionTimestamp) continue;
-    const eligible = verdict.kind === 'target' && serviceAccountSelected(sa, policy) && !isOptedOut(sa);
-    const change = pullSecretsChange(sa, eligible ? wanted : []);
+    const change = serviceAccountChange(verdict, sa, wanted, policy);
     if (change) out.push({ name: sa.metadata.name, resourceVersion: sa.metadata.resourceVersion, change });
   }
   return out;
+}
+
+/**
+ * The one rule for a ServiceAccount's entries, shared by the reconciler (planServiceAccounts, and
+ * its re-read after a 409) and the admission webhook (admitServiceAccount): in a target namespace a
+ * selected ServiceAccount that has not opted out gets exactly `wanted`; anywhere else our entries
+ * go. Null when nothing changes, and always null where the namespace is hands-off.
+ */
+export function serviceAccountChange(verdict: NamespaceVerdict, sa: ServiceAccountLike, wanted: readonly string[], policy: Policy): PullSecretsChange | null {
+  if (verdict.kind === 'hands-off') return null;
+  const eligible = verdict.kind === 'target' && serviceAccountSelected(sa, policy) && !isOptedOut(sa);
+  return pullSecretsChange(sa, eligible ? wanted : []);
+}
+
+/**
+ * What a ServiceAccount being created should carry, decided as the reconciler decides it: the
+ * namespace is planned with no ServiceAccounts (a copy that the plan creates counts as there, as
+ * it does for the reconciler), and the new ServiceAccount gets serviceAccountChange of the plan's
+ * verdict and wanted names. `state.foreign` must hold the names of secrets that are not ours.
+ */
+export function admitServiceAccount(state: Omit<NamespaceState, 'serviceAccounts'>, sa: ServiceAccountLike, policy: Policy): PullSecretsChange | null {
+  const plan = planNamespace({ ...state, serviceAccounts: [] }, policy);
+  return serviceAccountChange(plan.verdict, sa, plan.wanted, policy);
 }
 
 function deleteOf(c: SecretLike, reason: string): SecretAction {

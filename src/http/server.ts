@@ -53,6 +53,11 @@ export async function startHttpServer(address: string, probes: Probes, registry:
     reply(404, 'not found\n');
   });
   server.keepAliveTimeout = 5000;
+  return listen(server, address);
+}
+
+/** Starts `server` on `address` ("host:port", port 0 for any); resolves with the bound port and a close that drops open connections. */
+export async function listen(server: http.Server, address: string): Promise<HttpServer> {
   const { host, port } = parseAddress(address);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

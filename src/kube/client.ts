@@ -11,7 +11,8 @@
 import https from 'node:https';
 import http from 'node:http';
 import type { IncomingHttpHeaders } from 'node:http';
-import type { KubeConfig, V1Lease, V1Namespace, V1Secret, V1ServiceAccount } from '@kubernetes/client-node';
+import type { KubeConfig, V1Lease, V1MutatingWebhookConfiguration, V1Namespace, V1Secret, V1ServiceAccount } from '@kubernetes/client-node';
+import type { JsonPatchOp } from '../domain/admission.js';
 import type { PullSecretsChange } from '../domain/desired.js';
 import { ADDED_ENTRIES_ANNOTATION } from '../domain/naming.js';
 import type { SecretLike } from '../domain/types.js';
@@ -141,6 +142,17 @@ export interface Kube {
    * refused it) or null.
    */
   watch(path: string, query: Record<string, string | number | boolean>, onEvent: (type: string, obj: unknown) => void, done: (err: unknown) => void): Promise<{ abort(): void }>;
+
+  // The admission webhook (src/webhook/): its live read of a namespace not yet in the cache, and
+  // the MutatingWebhookConfiguration whose caBundle it keeps current.
+  getNamespace(name: string): Promise<V1Namespace | undefined>;
+  getMutatingWebhookConfiguration(name: string): Promise<V1MutatingWebhookConfiguration | undefined>;
+  /** Only with --webhook-url (an out-of-cluster run registers the webhook itself); the manifests ship it. */
+  createMutatingWebhookConfiguration(mwc: V1MutatingWebhookConfiguration): Promise<V1MutatingWebhookConfiguration>;
+  /** A PUT guarded by the resourceVersion it carries. */
+  replaceMutatingWebhookConfiguration(mwc: V1MutatingWebhookConfiguration): Promise<V1MutatingWebhookConfiguration>;
+  /** A JSON patch (with `test` ops, so that it applies only to the state it was computed from). */
+  patchMutatingWebhookConfiguration(name: string, ops: readonly (JsonPatchOp | { op: 'test'; path: string; value: unknown })[]): Promise<void>;
 }
 
 export interface CoreEvent {
@@ -258,7 +270,7 @@ interface Route {
  * this module goes through route() with its verb, group and resource written as literals, which is
  * how test/integration/rbac.test.ts derives the grants the code needs.
  */
-function route(r: { verb: keyof typeof METHOD; group: '' | 'coordination.k8s.io'; resource: string; namespace?: string | undefined; name?: string | undefined }): Route {
+function route(r: { verb: keyof typeof METHOD; group: '' | 'coordination.k8s.io' | 'admissionregistration.k8s.io'; resource: string; namespace?: string | undefined; name?: string | undefined }): Route {
   let path = r.group === '' ? '/api/v1' : `/apis/${r.group}/v1`;
   if (r.namespace) path += `/namespaces/${encodeURIComponent(r.namespace)}`;
   path += `/${r.resource}`;
@@ -355,6 +367,7 @@ export async function createKube(kc: KubeConfig, options: ClientOptions = {}): P
   };
   const secretBody = (s: SecretLike): unknown => ({ apiVersion: 'v1', kind: 'Secret', ...s });
   const leaseBody = (l: V1Lease): unknown => ({ apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', ...l });
+  const mwcBody = (m: V1MutatingWebhookConfiguration): unknown => ({ ...m, apiVersion: 'admissionregistration.k8s.io/v1', kind: 'MutatingWebhookConfiguration' });
   return {
     close: () => (t.agent.destroy(), t.watchAgent.destroy()),
     // Agent.destroy() closes the sockets it holds; the agent itself stays usable.
@@ -410,6 +423,23 @@ export async function createKube(kc: KubeConfig, options: ClientOptions = {}): P
     replaceLease: (lease) =>
       send<V1Lease>(t, route({ verb: 'update', group: 'coordination.k8s.io', resource: 'leases', namespace: lease.metadata?.namespace, name: lease.metadata?.name ?? '' }), '', 'update lease', leaseReq, leaseBody(lease)),
     watch: (path, query, onEvent, done) => watch(t, path, query, onEvent, done, watchConnectTimeoutMs),
+    getNamespace: (name) => orUndefined(send<V1Namespace>(t, route({ verb: 'get', group: '', resource: 'namespaces', name }), '', `get namespace ${name}`, req)),
+    getMutatingWebhookConfiguration: (name) =>
+      orUndefined(send<V1MutatingWebhookConfiguration>(t, route({ verb: 'get', group: 'admissionregistration.k8s.io', resource: 'mutatingwebhookconfigurations', name }), '', `get mutatingwebhookconfiguration ${name}`, req)),
+    createMutatingWebhookConfiguration: (mwc) =>
+      send<V1MutatingWebhookConfiguration>(t, route({ verb: 'create', group: 'admissionregistration.k8s.io', resource: 'mutatingwebhookconfigurations' }), fm, 'create mutatingwebhookconfiguration', req, mwcBody(mwc)),
+    replaceMutatingWebhookConfiguration: (mwc) =>
+      send<V1MutatingWebhookConfiguration>(
+        t,
+        route({ verb: 'update', group: 'admissionregistration.k8s.io', resource: 'mutatingwebhookconfigurations', name: mwc.metadata?.name ?? '' }),
+        fm,
+        `update mutatingwebhookconfiguration ${mwc.metadata?.name ?? ''}`,
+        req,
+        mwcBody(mwc),
+      ),
+    patchMutatingWebhookConfiguration: async (name, ops) => {
+      await send(t, route({ verb: 'patch', group: 'admissionregistration.k8s.io', resource: 'mutatingwebhookconfigurations', name }), fm, `patch mutatingwebhookconfiguration ${name}`, req, ops, 'application/json-patch+json');
+    },
   };
 }
 

@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
-import { AppsV1Api, CoordinationV1Api, CoreV1Api, KubeConfig, type V1Pod } from '@kubernetes/client-node';
+import { AdmissionregistrationV1Api, AppsV1Api, CoordinationV1Api, CoreV1Api, KubeConfig, type V1Pod } from '@kubernetes/client-node';
 import { type ControlPlane, isRunning, startControlPlane } from '../harness/control-plane.js';
 import { waitFor } from '../harness/kube.js';
 import { MANIFESTS_DIR, type Obj, parseAllYaml } from '../harness/manifests.js';
@@ -47,7 +47,7 @@ const dockerAuth = (user: string, password: string): { username: string; passwor
 const b64 = (o: unknown): string => Buffer.from(JSON.stringify(o)).toString('base64');
 
 /** A Deployment of the private image whose pod spec names no pull secret. */
-async function deployApp(namespace: string, name: string, image: string): Promise<void> {
+async function deployApp(namespace: string, name: string, image: string, serviceAccountName?: string): Promise<void> {
   await apps.createNamespacedDeployment({
     namespace,
     body: {
@@ -58,6 +58,7 @@ async function deployApp(namespace: string, name: string, image: string): Promis
         template: {
           metadata: { labels: { app: name } },
           spec: {
+            ...(serviceAccountName ? { serviceAccountName } : {}),
             hostNetwork: true,
             terminationGracePeriodSeconds: 1,
             // Always: every pod really asks the registry, whatever the node has cached.
@@ -202,6 +203,36 @@ describe('end to end, on a real node', () => {
     const dep = await apps.readNamespacedDeployment({ namespace: 'e2e-app', name: 'app' });
     assert.equal(dep.spec?.template.spec?.imagePullSecrets, undefined, 'the Deployment names no pull secret');
     t.diagnostic(`namespace created -> pod Running in ${((Date.now() - appNamespaceCreated) / 1000).toFixed(1)} s`);
+  });
+
+  it('the first-deploy race, webhook on: a namespace, a ServiceAccount and a Deployment of it applied back to back, 20 times: every pod pulls', async (t) => {
+    // The manifests' webhook, served by both replicas behind its Service (the plane routes a
+    // Service-backed webhook to its endpoints: the replicas' hostNetwork ports on this node).
+    const admission = new KubeConfig();
+    admission.loadFromFile(kubeconfig);
+    const mwc = admission.makeApiClient(AdmissionregistrationV1Api);
+    await waitFor('the caBundle written by the operator', async () => Boolean((await mwc.readMutatingWebhookConfiguration({ name: 'pullsecret-operator' })).webhooks?.[0]?.clientConfig.caBundle), 60000);
+    await core.createNamespace({ body: { metadata: { name: 'e2e-webhook-probe' } } });
+    let i = 0;
+    await waitFor('the API server calling the webhook', async () => {
+      const sa = await core.createNamespacedServiceAccount({ namespace: 'e2e-webhook-probe', body: { metadata: { name: `probe-${i++}` } } });
+      return (sa.imagePullSecrets ?? []).some((r) => r.name === 'e2e-registry');
+    }, 60000);
+    const t0 = Date.now();
+    const names = Array.from({ length: 20 }, (_, n) => `e2e-race-${n}`);
+    for (const n of names) {
+      await core.createNamespace({ body: { metadata: { name: n } } });
+      await core.createNamespacedServiceAccount({ namespace: n, body: { metadata: { name: 'app' } } });
+      await deployApp(n, 'app', node.privateImage, 'app');
+    }
+    const missing: string[] = [];
+    for (const n of names) {
+      const pod = await waitFor(`${n}: the pod`, async () => (await podsOf(n, 'app'))[0], 60000);
+      if (!(pod.spec?.imagePullSecrets ?? []).some((r) => r.name === 'e2e-registry')) missing.push(n);
+    }
+    assert.deepEqual(missing, [], 'every pod got the pull secret from its ServiceAccount at creation');
+    for (const n of names) await waitFor(`${n}: the pod Running`, () => running(n, 'app'), 120000);
+    t.diagnostic(`20 namespaces, ServiceAccounts and Deployments applied back to back -> all 20 pods Running in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   });
 
   it("an opted-out namespace gets no copy, and the same Deployment fails with the registry's 401", async () => {

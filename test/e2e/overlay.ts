@@ -9,6 +9,8 @@
  * - with hostNetwork both replicas would share the node's ports, so the one Deployment of 2
  *   replicas becomes two Deployments of 1 replica each (`-a`, `-b`), each with its own HTTP
  *   port on 127.0.0.1, probed there by the kubelet, rolled out with maxSurge 0, maxUnavailable 1;
+ *   likewise its own webhook port (`--webhook-address`, the container port `webhook` that the
+ *   webhook Service targets), since both would otherwise bind the node's 9443;
  * - the image is the one the image test built, imported into the node (imagePullPolicy Never).
  */
 import type { Obj } from '../harness/manifests.js';
@@ -18,6 +20,8 @@ export interface OverlayOptions {
   apiServerPort: number;
   /** HTTP ports of replica a and b, on 127.0.0.1. */
   ports: [number, number];
+  /** Webhook ports of replica a and b. */
+  webhookPorts?: [number, number];
 }
 
 interface Container {
@@ -58,6 +62,7 @@ export function overlay(rendered: Obj[], o: OverlayOptions): Obj[] {
     (['a', 'b'] as const).forEach((replica, i) => {
       const d = structuredClone(obj);
       const port = o.ports[i] as number;
+      const webhookPort = (o.webhookPorts ?? [19443, 19444])[i] as number;
       d.metadata.name = `${obj.metadata.name}-${replica}`;
       const spec = d['spec'] as DeploymentSpec;
       spec.replicas = 1;
@@ -69,9 +74,10 @@ export function overlay(rendered: Obj[], o: OverlayOptions): Obj[] {
       for (const c of spec.template.spec.containers) {
         c.image = o.image;
         c.imagePullPolicy = 'Never';
-        c.args = [...(c.args ?? []), `--http-address=127.0.0.1:${port}`];
+        const webhook = (c.args ?? []).some((a) => a.startsWith('--webhook-address'));
+        c.args = [...(c.args ?? []).filter((a) => !a.startsWith('--webhook-address')), `--http-address=127.0.0.1:${port}`, ...(webhook ? [`--webhook-address=:${webhookPort}`] : [])];
         c.env = [...(c.env ?? []), { name: 'KUBERNETES_SERVICE_HOST', value: '127.0.0.1' }, { name: 'KUBERNETES_SERVICE_PORT', value: String(o.apiServerPort) }];
-        c.ports = [{ name: 'http', containerPort: port, protocol: 'TCP' }];
+        c.ports = [{ name: 'http', containerPort: port, protocol: 'TCP' }, ...(webhook ? [{ name: 'webhook', containerPort: webhookPort, protocol: 'TCP' }] : [])];
         for (const probe of [c.livenessProbe, c.readinessProbe]) {
           if (probe?.httpGet) {
             probe.httpGet.host = '127.0.0.1';

@@ -539,6 +539,10 @@ export async function startControlPlane(opts: StartOptions = {}): Promise<Contro
       // a bookmark about once a minute, which is how the operator tells an idle watch from a dead
       // connection. Compacting etcd every 10 s (default 5 min) keeps etcd small under the benchmarks.
       '--etcd-compaction-interval', '10s',
+      // A Service-backed webhook (the manifests' MutatingWebhookConfiguration) is dialed at its
+      // endpoints, not its ClusterIP: with no endpoints here it fails at once, and no test's traffic
+      // ever leaves the loopback addresses. Tests that need the webhook register it by URL.
+      '--enable-aggregator-routing=true',
     ]);
     await waitUntil('kube-apiserver /readyz', async () => (await httpsGet(`${server}/readyz`, tls)) === 200, 60_000);
     log(`control-plane: kube-apiserver ready at +${((Date.now() - tBuilt) / 1000).toFixed(1)}s`);
@@ -551,8 +555,9 @@ export async function startControlPlane(opts: StartOptions = {}): Promise<Contro
       '--controllers',
       [
         'namespace,serviceaccount,serviceaccount-token,garbagecollector,clusterrole-aggregation,root-ca-cert-publisher',
-        // What runs Deployments on a node and notices a node's state.
-        ...(opts.node === true ? ['deployment,replicaset,nodelifecycle,podgc'] : []),
+        // What runs Deployments on a node and notices a node's state; the endpoints of Services, so
+        // that the API server reaches the manifests' Service-backed webhook at its pods.
+        ...(opts.node === true ? ['deployment,replicaset,nodelifecycle,podgc,endpoint,endpointslice'] : []),
       ].join(','),
       '--root-ca-file', pki.caCert,
       '--service-account-private-key-file', pki.saKey,

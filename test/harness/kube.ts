@@ -1,5 +1,6 @@
 /** Small helpers for integration tests running under test/harness/with-cluster.ts. */
 import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:net';
 import { KubeConfig } from '@kubernetes/client-node';
 
 /** The test cluster's admin KubeConfig, from $PSO_TEST_KUBECONFIG (set by with-cluster.ts). */
@@ -97,4 +98,13 @@ export function testKubectl(): string {
   const dir = process.env.PSO_TEST_BIN_DIR;
   if (!dir) throw new Error('PSO_TEST_BIN_DIR is not set: run the tests through test/harness/with-cluster.ts');
   return `${dir}/kubectl`;
+}
+
+/** A free TCP port on 127.0.0.1 (a webhook's URL must name its port before the webhook listens). */
+export async function freePort(): Promise<number> {
+  const srv = createServer();
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const port = (srv.address() as { port: number }).port;
+  await new Promise<void>((r) => srv.close(() => r()));
+  return port;
 }

@@ -108,7 +108,7 @@ export async function startOperator(opts: StartOptions): Promise<OperatorProcess
     },
     exited,
   };
-  const once = args.includes('--once') || args.includes('cleanup');
+  const once = args.includes('--once') || args.includes('cleanup') || args.includes('status');
   if (!once && args.some((a) => a.startsWith('--http-address')) === false) {
     const l = await proc.waitForLog((x) => x.message === 'http server listening', 20000, 'the http server');
     proc.httpPort = Number(l['port']);

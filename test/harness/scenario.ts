@@ -4,7 +4,7 @@
  * limited to them with --source-namespace and --namespace-selector. Test files therefore do not
  * see each other's namespaces.
  */
-import { ApiException, CoreV1Api, PatchStrategy, setHeaderOptions, type V1Secret, type V1ServiceAccount } from '@kubernetes/client-node';
+import { ApiException, CoreV1Api, KubeConfig, PatchStrategy, setHeaderOptions, type V1Secret, type V1ServiceAccount } from '@kubernetes/client-node';
 import { applyIbmSecrets } from './fixtures.js';
 import { testKubeConfig, uniqueName, waitFor } from './kube.js';
 import { type OperatorProcess, startOperator } from './operator.js';
@@ -87,6 +87,21 @@ export class Scenario {
     return name;
   }
 
+  /**
+   * A namespace of this scenario where a secret that is not ours (Opaque) holds the name `name`
+   * before the operator looks at the namespace: it is created unselected, and labelled for the
+   * selector only once the secret is in place.
+   */
+  async foreignNamespace(suffix: string, name: string): Promise<string> {
+    const ns = `${this.id}-${suffix}`;
+    await this.core.createNamespace({ body: { metadata: { name: ns } } });
+    this.namespaces.push(ns);
+    await this.core.createNamespacedSecret({ namespace: ns, body: { metadata: { name }, type: 'Opaque', data: { x: 'eA==' } } });
+    const [k, v] = this.label.split('=');
+    await this.core.patchNamespace({ name: ns, body: { metadata: { labels: { [k ?? '']: v ?? '' } } } }, mergePatch);
+    return ns;
+  }
+
   async secret(namespace: string, name: string): Promise<V1Secret | undefined> {
     return orUndefined(this.core.readNamespacedSecret({ namespace, name }));
   }
@@ -129,4 +144,13 @@ export function assertNoDenial(log: string): void {
 /** The copy names the IBM fixtures give in namespace `ns`. */
 export function fixtureCopies(ns: string): string[] {
   return ['all-icr-io', `bluemix-${ns}-secret-regional`, `${ns}-icr-io`, `${ns}-uk-icr-io`, `${ns}-us-icr-io`].sort();
+}
+
+/** The namespace of the identity with-cluster.ts installed, from its token's kubeconfig user. */
+export function identityNamespace(): string {
+  const kc = new KubeConfig();
+  kc.loadFromFile(process.env.PSO_TEST_OPERATOR_KUBECONFIG ?? '');
+  const token = kc.getCurrentUser()?.token ?? '';
+  const claims = JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString()) as { sub: string };
+  return claims.sub.split(':')[2] ?? '';
 }

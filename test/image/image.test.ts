@@ -126,6 +126,8 @@ for (const base of BASES) {
       const c = runner.start(image, name);
       try {
         const http = await c.waitForLog((l) => l.message === 'http server listening', 'the http server');
+        // The bundle makes the webhook's CA and certificate (node-forge) and serves it.
+        await c.waitForLog((l) => l.message === 'webhook listening', 'the webhook, with the certificate the bundle made');
         const up = await runner.startUp(c);
         t.diagnostic(`start-up from podman run: first log line ${up.firstLogMs} ms, leader with synced caches ${up.syncedMs} ms, first reconcile ${up.reconciledMs} ms`);
         console.log(`# image on Node ${base.node}: podman run -> first log line ${up.firstLogMs} ms, first reconcile ${up.reconciledMs} ms`);

@@ -93,7 +93,10 @@ export class ImageRunner {
    * that each reconcile is logged, /healthz on a free port) in a container named `name`.
    */
   start(image: string, name: string): Container {
-    const args = [...(this.#container.args ?? []), ...this.scenario.args(), '--http-address', '127.0.0.1:0'];
+    // The webhook as the Deployment switches it on, but on a free loopback port: the container
+    // shares the host's network.
+    const deployed = (this.#container.args ?? []).map((a) => (a.startsWith('--webhook-address') ? '--webhook-address=127.0.0.1:0' : a));
+    const args = [...deployed, ...this.scenario.args(), '--http-address', '127.0.0.1:0'];
     return new Container(this.podman, [...this.runFlags('65532:65532'), '--name', name, ...this.deploymentEnv(name), image, ...args]);
   }
 

@@ -13,19 +13,12 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ApiException, CoreV1Api, KubeConfig, type V1Secret, type V1ServiceAccount } from '@kubernetes/client-node';
 import { ADDED_ENTRIES_ANNOTATION } from '../../src/domain/naming.js';
+import { WEBHOOK_SECRET } from '../../src/webhook/configuration.js';
 import { testKubectl, uniqueName } from '../harness/kube.js';
 import { BASE_DIR, type Obj, parseAllYaml, readKustomization, render, serviceAccountUser } from '../harness/manifests.js';
-import { MANAGED, OPT_OUT, SOURCE, Scenario, mergePatch } from '../harness/scenario.js';
+import { MANAGED, OPT_OUT, SOURCE, Scenario, identityNamespace, mergePatch } from '../harness/scenario.js';
 
 const rendered = render().map((m) => m.obj);
-/** The namespace of the identity with-cluster.ts installed, from its token's kubeconfig user. */
-const identityNamespace = (): string => {
-  const kc = new KubeConfig();
-  kc.loadFromFile(process.env.PSO_TEST_OPERATOR_KUBECONFIG ?? '');
-  const token = kc.getCurrentUser()?.token ?? '';
-  const claims = JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString()) as { sub: string };
-  return claims.sub.split(':')[2] ?? '';
-};
 const only = (kind: string): Obj => {
   const all = rendered.filter((o) => o.kind === kind);
   assert.equal(all.length, 1, `one ${kind}`);
@@ -186,6 +179,23 @@ describe("direct writes with the operator's token, on the real API server", () =
       ['mine', 'all-icr-io'],
     );
     assert.equal(patched.metadata?.labels?.['team'], 'a');
+  });
+
+  it("lets it create and renew the webhook's certificate Secret in its own namespace only: the one named exception", async () => {
+    const own = identityNamespace();
+    const tls = (namespace: string, type = 'kubernetes.io/tls'): V1Secret => ({
+      metadata: { name: WEBHOOK_SECRET, namespace, labels: { 'app.kubernetes.io/name': 'pullsecret-operator' } },
+      type,
+      data: { 'tls.crt': Buffer.from('cert').toString('base64'), 'tls.key': Buffer.from('key').toString('base64') },
+    });
+    await s.core.deleteNamespacedSecret({ namespace: own, name: WEBHOOK_SECRET }).catch(() => undefined);
+    const created = await core.createNamespacedSecret({ namespace: own, body: tls(own) });
+    await core.replaceNamespacedSecret({ namespace: own, name: WEBHOOK_SECRET, body: { ...created, data: { ...created.data, 'ca.crt': Buffer.from('ca').toString('base64') } } });
+    // Never deleted, not in another namespace, and not as another type.
+    byPolicy(await deniedWith(core.deleteNamespacedSecret({ namespace: own, name: WEBHOOK_SECRET })), /may delete only Secrets that carry the label/);
+    byPolicy(await deniedWith(core.createNamespacedSecret({ namespace: ns, body: tls(ns) })), /may create only its own copies/);
+    await s.core.deleteNamespacedSecret({ namespace: own, name: WEBHOOK_SECRET });
+    byPolicy(await deniedWith(core.createNamespacedSecret({ namespace: own, body: tls(own, 'Opaque') })), /may create only its own copies/);
   });
 
   it('leaves everyone else alone: an admin may still write what the operator may not', async () => {

@@ -96,7 +96,15 @@ describe('charts/pullsecret-operator, rendered', () => {
     assert.equal(d.spec?.replicas, 3);
     assert.equal(c?.resources?.limits?.['memory'], '512Mi');
     assert.equal(c?.resources?.requests?.['memory'], '128Mi', 'the default request stays');
-    assert.deepEqual(c?.args, ['--leader-elect', '--exclude-namespaces=ci-*', '--orphan-grace=30m']);
+    assert.deepEqual(c?.args, ['--leader-elect', '--webhook-address=:9443', '--exclude-namespaces=ci-*', '--orphan-grace=30m']);
+    // The webhook's Service names the namespace's webhook, and so does the configuration.
+    const mwc = objs.find((o) => o.kind === 'MutatingWebhookConfiguration') as Obj;
+    assert.equal((mwc['webhooks'] as { clientConfig: { service: { namespace: string } } }[])[0]?.clientConfig.service.namespace, 'ops');
+    // webhook.enabled=false: no flag, port, Service or configuration.
+    const off = template('elsewhere', 'webhook.enabled=false');
+    assert.deepEqual(deploymentOf(off).spec?.template.spec?.containers[0]?.args, ['--leader-elect']);
+    assert.deepEqual(deploymentOf(off).spec?.template.spec?.containers[0]?.ports?.map((p) => p.name), ['http']);
+    assert.ok(!off.some((o) => o.kind === 'MutatingWebhookConfiguration' || o.metadata.name === 'pullsecret-operator-webhook'));
     assert.equal(c?.env?.find((e) => e.name === 'PSO_LOG_LEVEL')?.value, 'debug');
     assert.deepEqual(d.spec?.template.spec?.imagePullSecrets, [{ name: 'all-icr-io' }]);
     const digest = `sha256:${'a'.repeat(64)}`;
@@ -149,8 +157,12 @@ describe('charts/pullsecret-operator on the API server: install, upgrade, uninst
     const path = await writeTokenKubeconfig(admin, tr.status?.token ?? '', join(tmp, 'kubeconfig'));
     // The chart's admission policy confines that ServiceAccount, in this namespace.
     await waitForAdmissionPolicy(path, ns);
-    s.operator = await startOperator({ kubeconfig: path, args: s.args(['--leader-elect']), env: { POD_NAME: 'pso-0', POD_NAMESPACE: ns } });
+    // With the webhook as the chart switches it on: its certificate Secret in the namespace (the
+    // policy's one exception) and the caBundle of the chart's configuration (get and patch by name).
+    s.operator = await startOperator({ kubeconfig: path, args: s.args(['--leader-elect', '--webhook-address', '127.0.0.1:0']), env: { POD_NAME: 'pso-0', POD_NAMESPACE: ns } });
     await s.operator.waitForLog((l) => l.message === 'became leader', 20000, 'the Lease (chart Role)');
+    await s.operator.waitForLog((l) => l.message === 'webhook caBundle updated', 20000, "the chart's webhook configuration trusting the operator's CA");
+    assert.equal((await s.secret(ns, 'pullsecret-operator-webhook-tls'))?.type, 'kubernetes.io/tls');
     const target = await s.namespace('app');
     for (const n of [target, ns]) await s.waitFor(`copies in ${n}`, async () => JSON.stringify(await s.copies(n)) === JSON.stringify(fixtureCopies(n)));
     await s.operator.stop();
@@ -163,7 +175,7 @@ describe('charts/pullsecret-operator on the API server: install, upgrade, uninst
     assert.match(out, /REVISION: 2/);
     const d = await admin.makeApiClient(AppsV1Api).readNamespacedDeployment({ namespace: ns, name: 'pullsecret-operator' });
     assert.equal(d.spec?.replicas, 3);
-    assert.deepEqual(d.spec?.template.spec?.containers[0]?.args, ['--leader-elect', '--exclude-namespaces=ci-*']);
+    assert.deepEqual(d.spec?.template.spec?.containers[0]?.args, ['--leader-elect', '--webhook-address=:9443', '--exclude-namespaces=ci-*']);
   });
 
   it("uninstalls, leaving nothing of the chart behind; the operator's copies stay", async () => {

@@ -295,8 +295,11 @@ describe('manifests/base/deployment.yaml against the code', () => {
     const pdb = only('PodDisruptionBudget') as Obj & { spec: { minAvailable: number; selector: { matchLabels: Record<string, string> } } };
     assert.equal(pdb.spec.minAvailable, 1);
     assert.ok(matches(pdb.spec.selector.matchLabels));
-    const svc = only('Service') as Obj & { spec: { selector: Record<string, string>; ports: { targetPort: string }[] } };
-    assert.ok(matches(svc.spec.selector));
-    assert.ok(svc.spec.ports.every((p) => container?.ports?.some((cp) => cp.name === p.targetPort)));
+    const services = rendered.filter((m) => m.obj.kind === 'Service').map((m) => m.obj as Obj & { spec: { selector: Record<string, string>; ports: { targetPort: string }[] } });
+    assert.deepEqual(services.map((x) => x.metadata.name).sort(), ['pullsecret-operator-metrics', 'pullsecret-operator-webhook']);
+    for (const svc of services) {
+      assert.ok(matches(svc.spec.selector));
+      assert.ok(svc.spec.ports.every((p) => container?.ports?.some((cp) => cp.name === p.targetPort)));
+    }
   });
 });

@@ -9,8 +9,9 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { ApiException, AuthorizationV1Api, CoordinationV1Api, CoreV1Api, KubeConfig, type V1APIResourceList, type V1Secret } from '@kubernetes/client-node';
+import { AdmissionregistrationV1Api, ApiException, AuthorizationV1Api, CoordinationV1Api, CoreV1Api, KubeConfig, type V1APIResourceList, type V1Secret } from '@kubernetes/client-node';
 import { FLAGS } from '../../src/config.js';
+import { WEBHOOK_CONFIGURATION_NAME } from '../../src/webhook/configuration.js';
 import { uniqueName } from '../harness/kube.js';
 import { CLUSTER_SCOPED_KINDS, type Obj, type OperatorIdentity, StrictObjectApi, installOperatorIdentity, readKustomization, render } from '../harness/manifests.js';
 import { REPO_ROOT, startOperator } from '../harness/operator.js';
@@ -37,6 +38,14 @@ interface Access {
 const accessKey = (a: Access): string => `${a.group || 'core'}/${a.resource}:${a.verb}`;
 
 /**
+ * Calls of the code that the manifests deliberately do not grant: creating the
+ * MutatingWebhookConfiguration is only for --webhook-url, an out-of-cluster run with an admin's
+ * kubeconfig; in the cluster the manifests install it, and the operator only gets, patches and
+ * updates it (by name). A create grant would let the operator register any webhook.
+ */
+const OUT_OF_CLUSTER_ONLY = new Set(['admissionregistration.k8s.io/mutatingwebhookconfigurations:create']);
+
+/**
  * Every request of src/kube/client.ts, as (group, resource, verb). Each request's method and path
  * are built from a literal `route({ verb: ..., group: ..., resource: ... })` there, so the scan
  * reads what the code sends. Each resource is checked against the API server's discovery.
@@ -49,7 +58,12 @@ async function clientCalls(kc: KubeConfig): Promise<{ access: Access[]; calls: s
   const resources = async (group: string): Promise<V1APIResourceList> => {
     let l = discovery.get(group);
     if (!l) {
-      l = group === '' ? await kc.makeApiClient(CoreV1Api).getAPIResources() : await kc.makeApiClient(CoordinationV1Api).getAPIResources();
+      l =
+        group === ''
+          ? await kc.makeApiClient(CoreV1Api).getAPIResources()
+          : group === 'admissionregistration.k8s.io'
+            ? await kc.makeApiClient(AdmissionregistrationV1Api).getAPIResources()
+            : await kc.makeApiClient(CoordinationV1Api).getAPIResources();
       discovery.set(group, l);
     }
     return l;
@@ -57,7 +71,7 @@ async function clientCalls(kc: KubeConfig): Promise<{ access: Access[]; calls: s
   for (const m of text.matchAll(/\broute\(\{ verb: '(\w+)', group: '([\w.]*)', resource: '([\w/]+)'/g)) {
     const [, verb = '', group = '', resource = ''] = m;
     calls.push(`${verb} ${group || 'core'}/${resource}`);
-    assert.ok(['', 'coordination.k8s.io'].includes(group), `${group}: an API group the client knows`);
+    assert.ok(['', 'coordination.k8s.io', 'admissionregistration.k8s.io'].includes(group), `${group}: an API group the client knows`);
     const list = await resources(group);
     assert.ok(list.resources.some((r) => r.name === resource), `${resource} is served by ${list.groupVersion}`);
     access.push({ group, resource, verb });
@@ -168,13 +182,7 @@ describe('the operator as its ServiceAccount, under the manifests RBAC', () => {
   });
 
   it('leaves a foreign secret with a copy name alone and reports it in a Warning Event (secrets get, events create)', async () => {
-    const team = `${s.id}-foreign`;
-    // Not selected yet: the foreign secret is in place before the operator looks at the namespace.
-    await s.core.createNamespace({ body: { metadata: { name: team } } });
-    s.namespaces.push(team);
-    await s.core.createNamespacedSecret({ namespace: team, body: { metadata: { name: 'all-icr-io' }, type: 'Opaque', data: { x: 'eA==' } } });
-    const [k, v] = s.label.split('=');
-    await s.core.patchNamespace({ name: team, body: { metadata: { labels: { [k ?? '']: v ?? '' } } } }, mergePatch);
+    const team = await s.foreignNamespace('foreign', 'all-icr-io');
     const ev = await s.waitFor('a ForeignSecret Event', async () => {
       const l = await s.core.listEventForAllNamespaces({ fieldSelector: `involvedObject.kind=Namespace,involvedObject.name=${team}` });
       return l.items.find((e) => e.reason === 'ForeignSecret');
@@ -215,7 +223,7 @@ describe('least privilege', () => {
 
   before(async () => {
     const { access } = await clientCalls(admin);
-    used = [...access, ...watchedPaths().access];
+    used = [...access, ...watchedPaths().access].filter((a) => !OUT_OF_CLUSTER_ONLY.has(accessKey(a)));
   });
 
   it('derives the used verbs from every client-node call of src/kube/client.ts and every watched path', async () => {
@@ -244,6 +252,10 @@ describe('least privilege', () => {
     assert.ok(rulesOf(clusterRole).every((r) => !(r.resources ?? []).includes('leases')), 'no cluster-wide leases');
     assert.ok(rulesOf(role).every((r) => (r.apiGroups ?? []).join() === 'coordination.k8s.io' && (r.resources ?? []).join() === 'leases'), 'the Role is about leases only');
     assert.equal(role.metadata.namespace, readKustomization().namespace);
+    const webhookRules = rulesOf(clusterRole).filter((r) => (r.resources ?? []).includes('mutatingwebhookconfigurations'));
+    assert.equal(webhookRules.length, 1);
+    assert.deepEqual(webhookRules[0]?.resourceNames, [WEBHOOK_CONFIGURATION_NAME], 'the webhook configuration, by name');
+    assert.ok(!webhookRules[0]?.verbs.includes('create'), 'no create of webhook configurations');
     for (const r of rulesOf(role)) {
       const byName = r.verbs.filter((v) => v !== 'create');
       if (byName.length > 0) assert.deepEqual(r.resourceNames, [LEASE_NAME], `${byName.join()} limited to the Lease ${LEASE_NAME}`);
@@ -262,9 +274,10 @@ describe('least privilege', () => {
     const denied: string[] = [];
     for (const a of used) {
       const lease = a.resource === 'leases';
-      const asked = lease ? { ...a, namespace: NS, name: a.verb === 'create' ? undefined : LEASE_NAME } : { ...a, namespace: '' };
+      const webhook = a.resource === 'mutatingwebhookconfigurations';
+      const asked = lease ? { ...a, namespace: NS, name: a.verb === 'create' ? undefined : LEASE_NAME } : webhook ? { ...a, namespace: '', name: WEBHOOK_CONFIGURATION_NAME } : { ...a, namespace: '' };
       if (!(await ssar(asked))) denied.push(`${accessKey(a)} in ${asked.namespace || 'all namespaces'}`);
-      if (!lease && !(await ssar({ ...a, namespace: s.source }))) denied.push(`${accessKey(a)} in ${s.source}`);
+      if (!lease && !webhook && !(await ssar({ ...a, namespace: s.source }))) denied.push(`${accessKey(a)} in ${s.source}`);
     }
     assert.deepEqual(denied, []);
   });
@@ -276,7 +289,6 @@ describe('least privilege', () => {
       { group: '', resource: 'configmaps', verb: 'get', namespace: 'default' },
       { group: '', resource: 'pods', verb: 'list' },
       { group: '', resource: 'nodes', verb: 'list' },
-      { group: '', resource: 'namespaces', verb: 'get', name: 'default' },
       { group: '', resource: 'namespaces', verb: 'create' },
       { group: '', resource: 'namespaces', verb: 'delete', name: 'default' },
       { group: '', resource: 'namespaces', verb: 'patch', name: 'default' },
@@ -295,6 +307,13 @@ describe('least privilege', () => {
       { group: 'rbac.authorization.k8s.io', resource: 'clusterroles', verb: 'escalate' },
       { group: 'rbac.authorization.k8s.io', resource: 'rolebindings', verb: 'create', namespace: NS },
       { group: 'apps', resource: 'deployments', verb: 'get', namespace: NS },
+      { group: 'admissionregistration.k8s.io', resource: 'mutatingwebhookconfigurations', verb: 'create' },
+      { group: 'admissionregistration.k8s.io', resource: 'mutatingwebhookconfigurations', verb: 'get', name: 'another-webhook' },
+      { group: 'admissionregistration.k8s.io', resource: 'mutatingwebhookconfigurations', verb: 'update', name: 'another-webhook' },
+      { group: 'admissionregistration.k8s.io', resource: 'mutatingwebhookconfigurations', verb: 'delete', name: WEBHOOK_CONFIGURATION_NAME },
+      { group: 'admissionregistration.k8s.io', resource: 'mutatingwebhookconfigurations', verb: 'list' },
+      { group: 'admissionregistration.k8s.io', resource: 'validatingwebhookconfigurations', verb: 'get', name: WEBHOOK_CONFIGURATION_NAME },
+      { group: 'admissionregistration.k8s.io', resource: 'validatingadmissionpolicies', verb: 'update', name: 'pullsecret-operator-writes' },
     ];
     const allowed: string[] = [];
     for (const p of probes) if (await ssar(p)) allowed.push(`${accessKey(p)} ${p.namespace ?? ''}/${p.name ?? ''}`);

@@ -83,6 +83,15 @@ test('loadConfig: TestDefaults', () => {
     },
     client: { qps: 2000, burst: 4000, requestTimeoutMs: 15_000, listTimeoutMs: 60_000, leaseTimeoutMs: 5_000 },
     syncTimeoutMs: 120_000,
+    webhook: {
+      enabled: false,
+      address: ':9443',
+      url: undefined,
+      certValidityMs: 2160 * 3_600_000,
+      namespace: 'pullsecret-operator',
+      hosts: ['pullsecret-operator-webhook.pullsecret-operator.svc', 'pullsecret-operator-webhook.pullsecret-operator.svc.cluster.local'],
+    },
+    output: 'table',
   };
   assert.deepEqual(c, want);
   assert.ok(Object.isFrozen(c));
@@ -103,6 +112,10 @@ const valueCases: { name: string; argv: string[]; env: Record<string, string>; p
   { name: 'TestBooleanEnvTrue', argv: [], env: { PSO_DRY_RUN: 'true', PSO_ONCE: '1' }, pick: (c) => [c.dryRun, c.once], want: [true, true] },
   { name: 'TestBooleanEnvFalse', argv: [], env: { PSO_DRY_RUN: 'no', PSO_ONCE: '0' }, pick: (c) => [c.dryRun, c.once], want: [false, false] },
   { name: 'TestRegistryHostsList', argv: ['--registry-hosts', ' quay.io , *.corp.example ,'], env: {}, pick: (c) => c.policy.registryHosts, want: ['quay.io', '*.corp.example'] },
+  { name: 'TestWebhookOnByAddress', argv: ['--webhook-address', ':9443'], env: { POD_NAMESPACE: 'ops' }, pick: (c) => [c.webhook.enabled, c.webhook.address, c.webhook.url, c.webhook.hosts], want: [true, ':9443', undefined, ['pullsecret-operator-webhook.ops.svc', 'pullsecret-operator-webhook.ops.svc.cluster.local']] },
+  { name: 'TestWebhookUrlServesOnItsPort', argv: ['--webhook-url', 'https://127.0.0.1:8443/'], env: {}, pick: (c) => [c.webhook.enabled, c.webhook.address, c.webhook.url, c.webhook.hosts], want: [true, ':8443', 'https://127.0.0.1:8443', ['127.0.0.1']] },
+  { name: 'TestWebhookUrlAndAddress', argv: ['--webhook-url', 'https://host.example:9443', '--webhook-address', '127.0.0.1:9000'], env: {}, pick: (c) => [c.webhook.address, c.webhook.hosts], want: ['127.0.0.1:9000', ['host.example']] },
+  { name: 'TestStatusOutputShortFlag', argv: ['status', '-o', 'json'], env: {}, pick: (c) => [c.command, c.output], want: ['status', 'json'] },
   { name: 'TestExcludeNamespacesEnv', argv: [], env: { PSO_EXCLUDE_NAMESPACES: 'sandbox-*,ci' }, pick: (c) => c.policy.excludeNamespaces, want: ['sandbox-*', 'ci'] },
   { name: 'TestNamespaceSelector', argv: ['--namespace-selector', 'env=prod,!legacy'], env: {}, pick: (c) => c.policy.namespaceSelector, want: parseSelector('env=prod,!legacy') },
   { name: 'TestServiceAccountsList', argv: ['--service-accounts', 'default, deployer'], env: {}, pick: (c) => c.policy.serviceAccounts, want: ['default', 'deployer'] },
@@ -147,6 +160,9 @@ const invalidCases: { name: string; argv: string[]; env: Record<string, string>;
   { name: 'TestOnceEnvNotBoolean', argv: [], env: { PSO_ONCE: 'perhaps' }, message: /^--once: "perhaps" is not a boolean/ },
   { name: 'TestUnknownFlag', argv: ['--bogus'], env: {}, message: /--bogus/ },
   { name: 'TestFlagWithoutValue', argv: ['--workers'], env: {}, message: /--workers/ },
+  { name: 'TestWebhookUrlNotHttps', argv: ['--webhook-url', 'http://127.0.0.1:9443'], env: {}, message: /^--webhook-url: "http:\/\/127.0.0.1:9443" is not https:\/\/HOST:PORT/ },
+  { name: 'TestWebhookUrlWithPath', argv: ['--webhook-url', 'https://127.0.0.1:9443/mutate'], env: {}, message: /is not https:\/\/HOST:PORT/ },
+  { name: 'TestOutputUnknown', argv: ['status', '-o', 'yaml'], env: {}, message: /^--output: "yaml" is not table or json/ },
   { name: 'TestUnknownCommand', argv: ['start'], env: {}, message: /unknown command "start"/ },
   { name: 'TestExtraArguments', argv: ['run', 'now'], env: {}, message: /unexpected arguments: now/ },
 ];

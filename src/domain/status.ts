@@ -1,0 +1,116 @@
+/**
+ * `pullsecret-operator status` and the namespaces-by-state metric: what the plan of each namespace
+ * says about it, in an admin's words. Pure: the same planNamespace and planServiceAccounts the
+ * reconciler runs, on state the caller read.
+ */
+import { type Policy, isManaged } from './desired.js';
+import { MANAGED_BY_LABEL, MANAGED_BY_VALUE, COPY_LABEL, sourceRef } from './naming.js';
+import { type NamespaceState, planNamespace, planServiceAccounts } from './plan.js';
+import { classifySource } from './sources.js';
+import type { SecretLike } from './types.js';
+
+export const NAMESPACE_STATES = ['in-sync', 'out-of-sync', 'excluded', 'opted-out', 'terminating'] as const;
+export type NamespaceStateName = (typeof NAMESPACE_STATES)[number];
+
+export interface NamespaceStatus {
+  namespace: string;
+  state: NamespaceStateName;
+  /** Why the state is what it is, for excluded, opted-out and terminating namespaces. */
+  reason?: string;
+  /** Our copies that exist in the namespace. */
+  copies: string[];
+  /** ServiceAccounts whose imagePullSecrets lack some of the copies' names (or hold ours that must go). */
+  serviceAccounts: { name: string; missing: string[]; extra: string[] }[];
+  /** Names of copies held by secrets that are not ours. */
+  foreign: string[];
+  /** Everything that differs from the desired state, one sentence each. Empty when in sync. */
+  problems: string[];
+}
+
+export interface SourceStatus {
+  name: string;
+  ref: string;
+  copied: boolean;
+  reason: string;
+}
+
+/**
+ * The status of one namespace. `undefined` for a namespace that is gone. Only a namespace that
+ * should be covered (a target) can be out of sync; an excluded or opted-out namespace that still
+ * holds our copies or entries lists them as problems but keeps its state.
+ */
+export function namespaceStatus(state: NamespaceState, policy: Policy): NamespaceStatus | undefined {
+  const ns = state.namespace;
+  if (!ns) return undefined;
+  const plan = planNamespace(state, policy);
+  const copies = state.copies.filter(isManaged).map((c) => c.metadata.name).sort();
+  const out: NamespaceStatus = { namespace: ns.metadata.name, state: 'in-sync', copies, serviceAccounts: [], foreign: [], problems: [] };
+  const v = plan.verdict;
+  if (v.kind === 'hands-off') {
+    out.state = v.reason === 'terminating' ? 'terminating' : 'excluded';
+    out.reason = v.reason === 'source-namespace' ? 'the source namespace' : v.reason;
+    return out;
+  }
+  if (v.kind === 'cleanup') {
+    out.state = v.reason === 'opted-out' ? 'opted-out' : 'excluded';
+    out.reason = v.reason === 'not-selected' ? 'not selected by --namespace-selector' : v.reason === 'excluded' ? 'excluded by --exclude-namespaces or always excluded' : 'annotated pullsecret-operator.io/opt-out=true';
+  }
+  for (const a of plan.upserts) {
+    const name = a.op === 'delete' ? a.name : a.secret.metadata.name;
+    if (a.op === 'create') out.problems.push(`copy ${name} of ${a.source} is missing`);
+    else if (a.op === 'update') out.problems.push(`copy ${name} differs from its source ${a.source}`);
+    else if (a.op === 'recreate') out.problems.push(`copy ${name} must be recreated: ${a.reason}`);
+  }
+  for (const a of plan.deletes) if (a.op === 'delete') out.problems.push(`copy ${a.name} is to be deleted: ${a.reason}`);
+  for (const r of plan.reports) {
+    if (r.kind === 'foreign') {
+      out.foreign.push(r.name);
+      out.problems.push(`secret ${r.name} is not managed by pullsecret-operator: no copy of ${r.source} (label it ${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE} to hand it over)`);
+    } else if (r.kind === 'invalid-name') out.problems.push(`no copy of ${r.source}: ${r.reason}`);
+    else out.problems.push(`${r.source} and ${r.winner} both map to ${r.name}; only ${r.winner} is copied`);
+  }
+  const byName = new Map(state.serviceAccounts.map((sa) => [sa.metadata.name, sa]));
+  for (const a of planServiceAccounts(v, state.serviceAccounts, plan.wanted, policy)) {
+    const current = new Set((byName.get(a.name)?.imagePullSecrets ?? []).map((e) => e.name));
+    const next = new Set(a.change.imagePullSecrets.map((e) => e.name));
+    const missing = [...next].filter((n): n is string => n !== undefined && !current.has(n));
+    const extra = [...current].filter((n): n is string => n !== undefined && !next.has(n));
+    if (missing.length === 0 && extra.length === 0) continue; // only the annotation differs
+    out.serviceAccounts.push({ name: a.name, missing, extra });
+    if (missing.length > 0) out.problems.push(`ServiceAccount ${a.name} lacks ${missing.join(', ')}`);
+    if (extra.length > 0) out.problems.push(`ServiceAccount ${a.name} still lists ${extra.join(', ')}`);
+  }
+  if (v.kind === 'target' && out.problems.length > 0) out.state = 'out-of-sync';
+  return out;
+}
+
+/** Each secret of the source namespace that is a pull secret or labelled, and why it is or is not copied. */
+export function sourceStatuses(secrets: readonly SecretLike[], policy: Policy): SourceStatus[] {
+  const out: SourceStatus[] = [];
+  for (const s of [...secrets].sort((a, b) => a.metadata.name.localeCompare(b.metadata.name))) {
+    const ref = sourceRef(policy.sourceNamespace, s.metadata.name);
+    if (isManaged(s)) {
+      out.push({ name: s.metadata.name, ref, copied: false, reason: 'a copy made by pullsecret-operator: never copied again' });
+      continue;
+    }
+    const c = classifySource(s, policy.registryHosts);
+    if (c.kind === 'source') {
+      const why = s.metadata.labels?.[COPY_LABEL] === 'true' ? `labelled ${COPY_LABEL}=true` : `a pull secret for ${c.hosts.join(', ')}`;
+      out.push({ name: s.metadata.name, ref, copied: true, reason: why });
+    } else if (c.kind === 'invalid') out.push({ name: s.metadata.name, ref, copied: false, reason: `invalid: ${c.reason}` });
+    else if (c.reason !== 'not a pull secret') out.push({ name: s.metadata.name, ref, copied: false, reason: c.reason });
+  }
+  return out;
+}
+
+/** Whether every namespace that should be covered is in sync: status's exit code 0. */
+export function allCovered(statuses: readonly NamespaceStatus[]): boolean {
+  return statuses.every((s) => s.state !== 'out-of-sync');
+}
+
+/** Namespaces by state, every state present (0 when none). */
+export function countByState(statuses: readonly NamespaceStatus[]): Record<NamespaceStateName, number> {
+  const out = Object.fromEntries(NAMESPACE_STATES.map((s) => [s, 0])) as Record<NamespaceStateName, number>;
+  for (const s of statuses) out[s.state]++;
+  return out;
+}
