@@ -116,7 +116,7 @@ for (const base of BASES) {
       const v = await podman.run([...runner.runFlags('65532:65532'), image, '--version']);
       assert.equal(v, `pullsecret-operator ${pkg.version}\n`);
       const h = await podman.run([...runner.runFlags('65532:65532'), image, '--help']);
-      assert.match(h, /^Usage: pullsecret-operator \[run\|cleanup\] \[flags\]/);
+      assert.match(h, /^Usage: pullsecret-operator \[run\|cleanup\|status\] \[flags\]/);
       assert.match(h, /--source-namespace/);
     });
 
