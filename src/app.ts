@@ -13,7 +13,7 @@ import { Metrics } from './metrics.js';
 import { formatSummary, inSync } from './summary.js';
 import { countByState } from './domain/status.js';
 import { namespaceStatesFromCaches } from './status.js';
-import { startWebhook, type Webhook } from './webhook/run.js';
+import type { Webhook } from './webhook/run.js';
 import { readVersion } from './version.js';
 
 const SHUTDOWN_TIMEOUT_MS = 8000;
@@ -101,6 +101,9 @@ export async function runOperator(config: Readonly<Config>, logger: Logger, kube
     logger.info('http server listening', { address: config.httpAddress, port: server.port });
   }
   if (config.webhook.enabled) {
+    // Loaded only when switched on: its certificate library (node-forge) costs some 5 MiB of RSS at
+    // load, which an operator without the webhook should not pay (scale benchmark, README).
+    const { startWebhook } = await import('./webhook/run.js');
     webhook = await startWebhook({ settings: config.webhook, kube: webhookKube, caches: op.caches, policy: config.policy, logger, clock, dryRun: config.dryRun, synced: () => op.synced, metrics });
     void op.waitForSync().then(() => webhook?.synced());
   }
