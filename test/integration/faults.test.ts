@@ -79,6 +79,20 @@ describe('faults on a real control plane (own plane, audit log)', { timeout: 20 
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
+  /** A TCP proxy in front of the plane, closed after the test, and a kubeconfig of the operator's identity through it. */
+  async function viaTcpProxy(name: string): Promise<{ proxy: TcpProxy; kubeconfig: string }> {
+    const proxy = await startTcpProxy(Number(new URL(plane.server).port));
+    local.push(() => proxy.close());
+    return { proxy, kubeconfig: await kubeconfigVia(operatorKubeconfig, `https://127.0.0.1:${proxy.port}`, join(dir, `${name}-kubeconfig`)) };
+  }
+
+  /** The same with the HTTPS fault proxy (the plane's own serving certificate). */
+  async function viaHttpFaultProxy(name: string): Promise<{ proxy: HttpFaultProxy; kubeconfig: string }> {
+    const proxy = await startHttpFaultProxy({ target: plane.server, caPath: plane.caCertPath, certPath: plane.serverCertPath, keyPath: plane.serverKeyPath });
+    local.push(() => proxy.close());
+    return { proxy, kubeconfig: await kubeconfigVia(operatorKubeconfig, `https://127.0.0.1:${proxy.port}`, join(dir, `${name}-kubeconfig`)) };
+  }
+
   /** Every namespace has all its copies and its default ServiceAccount lists each once. */
   async function converged(s: Scenario, namespaces: readonly string[], copies: (ns: string) => string[] = fixtureCopies): Promise<boolean> {
     for (const ns of namespaces) {
@@ -191,9 +205,7 @@ describe('faults on a real control plane (own plane, audit log)', { timeout: 20 
       const s = new Scenario('f-blackhole');
       await s.setUp();
       local.push(() => s.tearDown());
-      const proxy: TcpProxy = await startTcpProxy(Number(new URL(plane.server).port));
-      local.push(() => proxy.close());
-      const kubeconfig = await kubeconfigVia(operatorKubeconfig, `https://127.0.0.1:${proxy.port}`, join(dir, 'blackhole-kubeconfig'));
+      const { proxy, kubeconfig } = await viaTcpProxy('blackhole');
       const op = await startOperator({ kubeconfig, args: s.args() });
       s.operator = op;
       const warm = await createNamespaces(s, 'a', 3);
@@ -285,9 +297,7 @@ describe('faults on a real control plane (own plane, audit log)', { timeout: 20 
       const s = new Scenario('f-500');
       await s.setUp();
       local.push(() => s.tearDown());
-      const proxy: HttpFaultProxy = await startHttpFaultProxy({ target: plane.server, caPath: plane.caCertPath, certPath: plane.serverCertPath, keyPath: plane.serverKeyPath });
-      local.push(() => proxy.close());
-      const kubeconfig = await kubeconfigVia(operatorKubeconfig, `https://127.0.0.1:${proxy.port}`, join(dir, 'http-fault-kubeconfig'));
+      const { proxy, kubeconfig } = await viaHttpFaultProxy('http-fault');
       const op = await startOperator({ kubeconfig, args: s.args() });
       s.operator = op;
       let n = 0;
@@ -318,9 +328,7 @@ describe('faults on a real control plane (own plane, audit log)', { timeout: 20 
       // The manifests' Role grants the one Lease `pullsecret-operator` in the operator's namespace.
       const leArgs = ['--leader-elect', '--lease-namespace', 'pso-operator-identity', '--lease-duration', '6s', '--renew-deadline', '4s', '--retry-period', '1s'];
       const start = async (name: string): Promise<{ op: OperatorProcess; proxy: TcpProxy }> => {
-        const proxy = await startTcpProxy(Number(new URL(plane.server).port));
-        local.push(() => proxy.close());
-        const kubeconfig = await kubeconfigVia(operatorKubeconfig, `https://127.0.0.1:${proxy.port}`, join(dir, `${name}-kubeconfig`));
+        const { proxy, kubeconfig } = await viaTcpProxy(name);
         const op = await startOperator({ kubeconfig, args: s.args(leArgs), env: { POD_NAME: name }, waitSynced: false });
         local.push(() => op.stop());
         return { op, proxy };
@@ -373,8 +381,7 @@ describe('faults on a real control plane (own plane, audit log)', { timeout: 20 
       await s.setUp();
       local.push(() => s.tearDown());
       const names = await createNamespaces(s, 'a', 10);
-      const proxy = await startHttpFaultProxy({ target: plane.server, caPath: plane.caCertPath, certPath: plane.serverCertPath, keyPath: plane.serverKeyPath });
-      local.push(() => proxy.close());
+      const { proxy, kubeconfig } = await viaHttpFaultProxy('once');
       let n = 0;
       // Every fourth write is refused with 429 (Retry-After: 1), every seventh with 500.
       proxy.setFaults((r) => {
@@ -382,7 +389,6 @@ describe('faults on a real control plane (own plane, audit log)', { timeout: 20 
         n++;
         return n % 4 === 0 ? { status: 429, retryAfterSeconds: 1 } : n % 7 === 0 ? { status: 500 } : 'pass';
       });
-      const kubeconfig = await kubeconfigVia(operatorKubeconfig, `https://127.0.0.1:${proxy.port}`, join(dir, 'once-kubeconfig'));
       const started = Date.now();
       const op = await startOperator({ kubeconfig, args: s.args(['--once']) });
       const exit = await op.exited;
@@ -400,10 +406,9 @@ describe('faults on a real control plane (own plane, audit log)', { timeout: 20 
   it('a first sync that cannot finish (a black hole from the start) ends the process with exit 1 after --sync-timeout', async () => {
     try {
       const s = new Scenario('f-sync');
-      const proxy = await startTcpProxy(Number(new URL(plane.server).port));
-      local.push(() => proxy.close());
+      const { proxy, kubeconfig } = await viaTcpProxy('sync');
       proxy.blackHoleNew(true);
-      const kubeconfig = await kubeconfigVia(operatorKubeconfig, `https://127.0.0.1:${proxy.port}`, join(dir, 'sync-kubeconfig'));
+
       const started = Date.now();
       const op = await startOperator({ kubeconfig, args: s.args(['--sync-timeout', '5s']), waitSynced: false });
       local.push(() => op.stop());
@@ -426,9 +431,7 @@ describe('faults on a real control plane (own plane, audit log)', { timeout: 20 
       const s = new Scenario('f-qps');
       await s.setUp();
       local.push(() => s.tearDown());
-      const proxy = await startHttpFaultProxy({ target: plane.server, caPath: plane.caCertPath, certPath: plane.serverCertPath, keyPath: plane.serverKeyPath });
-      local.push(() => proxy.close());
-      const kubeconfig = await kubeconfigVia(operatorKubeconfig, `https://127.0.0.1:${proxy.port}`, join(dir, 'qps-kubeconfig'));
+      const { proxy, kubeconfig } = await viaHttpFaultProxy('qps');
       const op = await startOperator({ kubeconfig, args: s.args(['--qps', '20', '--burst', '5']) });
       s.operator = op;
       const from = Date.now();
