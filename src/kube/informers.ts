@@ -14,7 +14,8 @@
  * backoff. A healthy idle watch is never restarted, so an idle operator makes no requests.
  * "Healthy" means that data or a bookmark arrived (or a LIST succeeded), not merely that a watch
  * was answered with 200. A watch that has been given up (timed out, aborted) can never touch the
- * cache again: each watch has its own generation, and events of a past one are dropped.
+ * cache again: each watch attempt has its own settled flag, its late events are dropped and a late
+ * answer to it is aborted.
  * It knows nothing of logging or metrics: it emits typed events.
  */
 import type { Kube, ListOptions, ListResult } from './client.js';
