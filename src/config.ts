@@ -89,7 +89,8 @@ export const FLAGS: readonly FlagSpec[] = [
   { name: 'exclude-namespaces', env: 'PSO_EXCLUDE_NAMESPACES', def: '', help: 'namespace globs that get no copies, besides kube-system, kube-public, kube-node-lease' },
   { name: 'namespace-selector', env: 'PSO_NAMESPACE_SELECTOR', def: '', help: 'label selector: only matching namespaces get copies (empty: all)' },
   { name: 'service-accounts', env: 'PSO_SERVICE_ACCOUNTS', def: '*', help: 'ServiceAccounts that get the copies: * for all, or a comma-separated list of names' },
-  { name: 'orphan-grace', env: 'PSO_ORPHAN_GRACE', def: '10m', help: 'how long copies outlive a deleted or no longer qualifying source' },
+  { name: 'orphan-grace', env: 'PSO_ORPHAN_GRACE', def: '10m', help: 'how long copies outlive a deleted or no longer qualifying source (0: removed at once)' },
+  { name: 'max-source-size', env: 'PSO_MAX_SOURCE_SIZE', def: '16Ki', help: 'a source whose data is larger (bytes; Ki and Mi suffixes) is skipped with a Warning Event' },
   { name: 'resync-period', env: 'PSO_RESYNC_PERIOD', def: '10m', help: 'reconcile of every namespace from the caches, as a safety net (API calls only where something differs)' },
   { name: 'workers', env: 'PSO_WORKERS', def: '32', help: 'namespaces reconciled in parallel' },
   { name: 'dry-run', env: 'PSO_DRY_RUN', def: 'false', help: 'log the plan, write nothing', boolean: true },
@@ -130,6 +131,46 @@ ${FLAGS.map((f) => `  --${f.name.padEnd(20)} ${f.env.padEnd(24)} ${f.help} (defa
   --help                                        show this help
   --version                                     print the version
 `;
+
+/**
+ * The range of each duration flag. Beyond 2^31-1 ms (24.8 days) Node fires a timer after 1 ms, so
+ * no duration that becomes a timer may reach it; the upper bounds are far below, at what still
+ * makes sense for the flag. A value outside its range is refused at start.
+ */
+export const DURATION_RANGES: Readonly<Record<string, readonly [min: number, max: number]>> = Object.freeze({
+  'orphan-grace': [0, 7 * 24 * 3_600_000],
+  'resync-period': [1000, 24 * 3_600_000],
+  'unhealthy-after': [1000, 24 * 3_600_000],
+  'webhook-cert-validity': [5000, 365 * 24 * 3_600_000],
+  'lease-duration': [1000, 3_600_000],
+  'renew-deadline': [1, 3_600_000],
+  'retry-period': [1, 3_600_000],
+  'request-timeout': [100, 600_000],
+  'sync-timeout': [1000, 24 * 3_600_000],
+});
+
+/** A duration for messages: 90000 -> "1m30s", 500 -> "500ms". */
+export function formatDuration(ms: number): string {
+  if (ms === 0) return '0s';
+  const parts: string[] = [];
+  let rest = ms;
+  for (const [unit, size] of [['h', 3_600_000], ['m', 60_000], ['s', 1000], ['ms', 1]] as const) {
+    const n = Math.floor(rest / size);
+    if (n > 0) parts.push(`${n}${unit}`);
+    rest -= n * size;
+  }
+  return parts.join('');
+}
+
+/** Bounds of --max-source-size: a Secret holds at most 1 MiB. */
+export const SOURCE_SIZE_RANGE: readonly [number, number] = [1024, 1 << 20];
+
+/** Parses a size in bytes: 16384, 16Ki, 1Mi. */
+export function parseSize(text: string): number {
+  const m = /^(\d+)(Ki|Mi)?$/.exec(text.trim());
+  if (!m) throw new Error(`invalid size "${text}" (use e.g. 16384, 16Ki, 1Mi)`);
+  return Number(m[1]) * (m[2] === 'Ki' ? 1024 : m[2] === 'Mi' ? 1 << 20 : 1);
+}
 
 /** Parses durations such as 500ms, 30s, 10m, 1h, 1h30m. */
 export function parseDuration(text: string): number {
@@ -232,24 +273,38 @@ export function loadConfig(
   } catch (err) {
     throw new Error(`--namespace-selector: ${(err as Error).message}`);
   }
-  const dur = (name: string, min: number): number => {
+  const dur = (name: string): number => {
+    const range = DURATION_RANGES[name];
+    if (!range) throw new Error(`no range for --${name}`);
     let ms: number;
     try {
       ms = parseDuration(get(name));
     } catch (err) {
       throw new Error(`--${name}: ${(err as Error).message}`);
     }
-    if (ms < min) throw new Error(`--${name}: must be at least ${min}ms`);
+    const [min, max] = range;
+    if (ms < min || ms > max) throw new Error(`--${name}: ${get(name).trim()} is out of range (${formatDuration(min)} to ${formatDuration(max)})`);
     return ms;
+  };
+  const size = (name: string): number => {
+    let n: number;
+    try {
+      n = parseSize(get(name));
+    } catch (err) {
+      throw new Error(`--${name}: ${(err as Error).message}`);
+    }
+    const [min, max] = SOURCE_SIZE_RANGE;
+    if (n < min || n > max) throw new Error(`--${name}: ${get(name).trim()} is out of range (1Ki to 1Mi)`);
+    return n;
   };
   const leaseNamespace = get('lease-namespace', env['POD_NAMESPACE'] || undefined).trim();
   if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(leaseNamespace)) throw new Error(`--lease-namespace: "${leaseNamespace}" is not a namespace name`);
   const leaseName = get('lease-name').trim();
   if (!/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(leaseName)) throw new Error(`--lease-name: "${leaseName}" is not a valid object name`);
-  const leaseDurationMs = dur('lease-duration', 1000);
+  const leaseDurationMs = dur('lease-duration');
   if (leaseDurationMs % 1000 !== 0) throw new Error(`--lease-duration: must be whole seconds (the Lease stores seconds)`);
-  const renewDeadlineMs = dur('renew-deadline', 1);
-  const retryPeriodMs = dur('retry-period', 1);
+  const renewDeadlineMs = dur('renew-deadline');
+  const retryPeriodMs = dur('retry-period');
   if (renewDeadlineMs >= leaseDurationMs) throw new Error(`--renew-deadline (${get('renew-deadline')}) must be less than --lease-duration (${get('lease-duration')})`);
   if (retryPeriodMs >= renewDeadlineMs) throw new Error(`--retry-period (${get('retry-period')}) must be less than --renew-deadline (${get('renew-deadline')})`);
   const num = (name: string, min: number): number => {
@@ -259,7 +314,7 @@ export function loadConfig(
   };
   const qps = num('qps', 0);
   const burst = Math.floor(num('burst', 1));
-  const requestTimeoutMs = dur('request-timeout', 100);
+  const requestTimeoutMs = dur('request-timeout');
   const output = get('output').trim();
   if (output !== 'table' && output !== 'json') throw new Error(`--output: "${output}" is not table or json`);
   const config: Config = {
@@ -270,16 +325,17 @@ export function loadConfig(
       excludeNamespaces: Object.freeze(list(get('exclude-namespaces'))),
       namespaceSelector: Object.freeze(namespaceSelector),
       serviceAccounts: sas === '*' || sas === '' ? 'all' : Object.freeze(list(sas)),
-      orphanGraceMs: dur('orphan-grace', 0),
+      orphanGraceMs: dur('orphan-grace'),
+      maxSourceBytes: size('max-source-size'),
     }),
     kubeconfig: get('kubeconfig').trim() || undefined,
-    resyncPeriodMs: dur('resync-period', 1000),
+    resyncPeriodMs: dur('resync-period'),
     workers,
     dryRun: parseBool('dry-run', get('dry-run')),
     once: parseBool('once', get('once')),
     logLevel: logLevel as LogLevel,
     httpAddress: get('http-address').trim(),
-    unhealthyAfterMs: dur('unhealthy-after', 1000),
+    unhealthyAfterMs: dur('unhealthy-after'),
     identity: env['POD_NAME'] || `${hostname}-${process.pid}-${suffix}`,
     leaderElection: Object.freeze({
       enabled: parseBool('leader-elect', get('leader-elect')),
@@ -298,8 +354,8 @@ export function loadConfig(
       // cannot renew notices in time and stops before any standby may take over.
       leaseTimeoutMs: Math.min(requestTimeoutMs, Math.max(100, Math.floor(renewDeadlineMs / 2))),
     }),
-    syncTimeoutMs: dur('sync-timeout', 1000),
-    webhook: webhookSettings(get('webhook-address').trim(), get('webhook-url').trim(), dur('webhook-cert-validity', 5000), env['POD_NAMESPACE'] || 'pullsecret-operator'),
+    syncTimeoutMs: dur('sync-timeout'),
+    webhook: webhookSettings(get('webhook-address').trim(), get('webhook-url').trim(), dur('webhook-cert-validity'), env['POD_NAMESPACE'] || 'pullsecret-operator'),
     output,
   };
   return Object.freeze(config);

@@ -26,6 +26,8 @@ export interface Policy {
   /** ServiceAccounts that get our entries: 'all', or these names. */
   serviceAccounts: 'all' | readonly string[];
   orphanGraceMs: number;
+  /** A source whose data (decoded, all keys) is larger is not copied (reported as invalid). */
+  maxSourceBytes: number;
 }
 
 export const ALWAYS_EXCLUDED: readonly string[] = ['kube-system', 'kube-public', 'kube-node-lease'];
@@ -81,7 +83,7 @@ export function collectSources(secrets: readonly SecretLike[], policy: Policy): 
   for (const s of [...secrets].sort((a, b) => a.metadata.name.localeCompare(b.metadata.name))) {
     if (s.metadata.namespace !== undefined && s.metadata.namespace !== policy.sourceNamespace) continue;
     if (s.metadata.labels?.[MANAGED_BY_LABEL] === MANAGED_BY_VALUE) continue; // never copy a copy
-    const c = classifySource(s, policy.registryHosts);
+    const c = classifySource(s, policy.registryHosts, policy.maxSourceBytes);
     const ref = sourceRef(policy.sourceNamespace, s.metadata.name);
     if (c.kind === 'source') valid.push({ name: s.metadata.name, ref, type: s.type ?? '', data: { ...(s.data ?? {}) }, dataHash: dataHash(s.data) });
     else if (c.kind === 'invalid') invalid.push({ name: s.metadata.name, ref, reason: c.reason });

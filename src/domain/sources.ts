@@ -60,19 +60,29 @@ export function parseRegistries(secret: SecretLike): { hosts: string[] } | { err
  * - Otherwise a pull secret all of whose registry hosts match `registryHosts` is a source.
  * - A pull secret whose data does not parse is `invalid` (reported, never copied).
  */
-export function classifySource(secret: SecretLike, registryHosts: readonly string[]): Classification {
+export function classifySource(secret: SecretLike, registryHosts: readonly string[], maxBytes = Infinity): Classification {
   const label = secret.metadata.labels?.[COPY_LABEL];
   if (label === 'false') return { kind: 'ignored', reason: `labelled ${COPY_LABEL}=false` };
   if (!PULL_SECRET_TYPES.includes(secret.type ?? '')) {
     if (label === 'true') return { kind: 'invalid', reason: `labelled ${COPY_LABEL}=true but its type "${secret.type ?? ''}" is not a pull secret type` };
     return { kind: 'ignored', reason: 'not a pull secret' };
   }
+  // Checked before parsing: each copy multiplies the size by the namespaces, in etcd and in requests.
+  const bytes = dataSize(secret.data);
+  if (bytes > maxBytes) return { kind: 'invalid', reason: `its data is ${bytes} bytes, over the limit of ${maxBytes} (--max-source-size)` };
   const parsed = parseRegistries(secret);
   if ('error' in parsed) return { kind: 'invalid', reason: parsed.error };
   if (label === 'true') return { kind: 'source', hosts: parsed.hosts };
   const foreign = parsed.hosts.filter((h) => !registryHosts.some((p) => globMatch(p.toLowerCase(), h)));
   if (foreign.length > 0) return { kind: 'ignored', reason: `has registry hosts outside the configured list: ${foreign.join(', ')}` };
   return { kind: 'source', hosts: parsed.hosts };
+}
+
+/** The decoded size in bytes of a Secret's data (values are base64). */
+export function dataSize(data: Record<string, string> | undefined): number {
+  let n = 0;
+  for (const v of Object.values(data ?? {})) n += Buffer.byteLength(v, 'base64');
+  return n;
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {

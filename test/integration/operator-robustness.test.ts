@@ -126,6 +126,7 @@ describe('robustness (in-process operator, injected faults, real API server)', (
         namespaceSelector: parseSelector(s.label),
         serviceAccounts: 'all',
         orphanGraceMs: 600_000,
+        maxSourceBytes: 16 * 1024,
       },
       logger: createLogger('debug', stream),
       clock: { now: () => Date.now() },

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
-import { type Config, loadConfig, parseDuration } from '../../src/config.js';
+import { type Config, DURATION_RANGES, FLAGS, loadConfig, parseDuration, parseSize } from '../../src/config.js';
 import { parseSelector } from '../../src/domain/selector.js';
 import { DEFAULT_REGISTRY_HOSTS } from '../../src/domain/sources.js';
 
@@ -52,6 +52,32 @@ for (const c of badDurations) {
 
 const HOST = 'node-1';
 
+test('every duration flag has a range that ends below the longest timer Node can set (2^31-1 ms)', () => {
+  const durations = FLAGS.filter((f) => !f.boolean && f.def !== '' && /^\d+(ms|s|m|h)/.test(f.def)).map((f) => f.name);
+  assert.ok(durations.length >= 9, durations.join(','));
+  for (const name of durations) {
+    const range = DURATION_RANGES[name];
+    assert.ok(range, `--${name} has a range`);
+    assert.ok(range[0] <= parseDuration(FLAGS.find((f) => f.name === name)?.def ?? '') && parseDuration(FLAGS.find((f) => f.name === name)?.def ?? '') <= range[1], `--${name}'s default is in its range`);
+    // The certificate's lifetime is never a timer: the certificate loop runs every min(60s, validity/10).
+    if (name !== 'webhook-cert-validity') assert.ok(range[1] < 2 ** 31 - 1, `--${name}'s maximum is a valid timer`);
+  }
+});
+
+test('--orphan-grace 0 is accepted: copies go as soon as their source does', () => {
+  assert.equal(loadConfig(['--orphan-grace', '0'], {}, HOST).policy.orphanGraceMs, 0);
+  assert.equal(loadConfig(['--orphan-grace', '0s'], {}, HOST).policy.orphanGraceMs, 0);
+});
+
+test('parseSize: bytes, Ki and Mi; the default --max-source-size is 16 KiB', () => {
+  assert.equal(parseSize('16384'), 16384);
+  assert.equal(parseSize('16Ki'), 16384);
+  assert.equal(parseSize('1Mi'), 1 << 20);
+  assert.throws(() => parseSize('1.5Ki'), /invalid size/);
+  assert.equal(loadConfig([], {}, HOST).policy.maxSourceBytes, 16384);
+  assert.equal(loadConfig([], { PSO_MAX_SOURCE_SIZE: '64Ki' }, HOST).policy.maxSourceBytes, 65536);
+});
+
 test('loadConfig: TestDefaults', () => {
   const c = loadConfig([], {}, HOST, 'abc123');
   const want: Config = {
@@ -63,6 +89,7 @@ test('loadConfig: TestDefaults', () => {
       namespaceSelector: [],
       serviceAccounts: 'all',
       orphanGraceMs: 600_000,
+      maxSourceBytes: 16 * 1024,
     },
     kubeconfig: undefined,
     resyncPeriodMs: 600_000,
@@ -143,7 +170,7 @@ const invalidCases: { name: string; argv: string[]; env: Record<string, string>;
   { name: 'TestWorkersZero', argv: ['--workers', '0'], env: {}, message: /^--workers: "0"/ },
   { name: 'TestQpsNegative', argv: ['--qps=-1'], env: {}, message: /^--qps: "-1" is not a number >= 0/ },
   { name: 'TestBurstZero', argv: [], env: { PSO_BURST: '0' }, message: /^--burst: "0" is not a number >= 1/ },
-  { name: 'TestRequestTimeoutTooShort', argv: ['--request-timeout', '10ms'], env: {}, message: /^--request-timeout: must be at least 100ms/ },
+  { name: 'TestRequestTimeoutTooShort', argv: ['--request-timeout', '10ms'], env: {}, message: /^--request-timeout: 10ms is out of range \(100ms to 10m\)/ },
   { name: 'TestWorkersTooMany', argv: [], env: { PSO_WORKERS: '65' }, message: /^--workers: "65"/ },
   { name: 'TestWorkersNotANumber', argv: ['--workers', 'four'], env: {}, message: /^--workers: "four"/ },
   { name: 'TestWorkersFraction', argv: ['--workers', '1.5'], env: {}, message: /^--workers: "1.5"/ },
@@ -154,8 +181,18 @@ const invalidCases: { name: string; argv: string[]; env: Record<string, string>;
   { name: 'TestNamespaceSelectorFromEnv', argv: [], env: { PSO_NAMESPACE_SELECTOR: 'a b' }, message: /^--namespace-selector: / },
   { name: 'TestOrphanGrace', argv: ['--orphan-grace', '10 minutes'], env: {}, message: /^--orphan-grace: invalid duration "10 minutes"/ },
   { name: 'TestResyncPeriodUnparsable', argv: [], env: { PSO_RESYNC_PERIOD: 'daily' }, message: /^--resync-period: invalid duration "daily"/ },
-  { name: 'TestResyncPeriodTooShort', argv: ['--resync-period', '500ms'], env: {}, message: /^--resync-period: must be at least 1000ms/ },
-  { name: 'TestUnhealthyAfterTooShort', argv: [], env: { PSO_UNHEALTHY_AFTER: '10ms' }, message: /^--unhealthy-after: must be at least 1000ms/ },
+  { name: 'TestResyncPeriodTooShort', argv: ['--resync-period', '500ms'], env: {}, message: /^--resync-period: 500ms is out of range \(1s to 24h\)/ },
+  { name: 'TestUnhealthyAfterTooShort', argv: [], env: { PSO_UNHEALTHY_AFTER: '10ms' }, message: /^--unhealthy-after: 10ms is out of range \(1s to 24h\)/ },
+  // Node fires a timer of more than 2^31-1 ms after 1 ms: a long duration must be refused, not turned into a tight loop.
+  { name: 'TestResyncPeriodTooLong', argv: ['--resync-period', '1000h'], env: {}, message: /^--resync-period: 1000h is out of range \(1s to 24h\)/ },
+  { name: 'TestSyncTimeoutTooLong', argv: ['--sync-timeout', '600h'], env: {}, message: /^--sync-timeout: 600h is out of range \(1s to 24h\)/ },
+  { name: 'TestOrphanGraceTooLong', argv: ['--orphan-grace', '8000h'], env: {}, message: /^--orphan-grace: 8000h is out of range \(0s to 168h\)/ },
+  { name: 'TestCertValidityTooLong', argv: ['--webhook-cert-validity', '10000h'], env: {}, message: /^--webhook-cert-validity: 10000h is out of range \(5s to 8760h\)/ },
+  { name: 'TestRequestTimeoutTooLong', argv: ['--request-timeout', '1h'], env: {}, message: /^--request-timeout: 1h is out of range \(100ms to 10m\)/ },
+  { name: 'TestUnhealthyAfterTooLong', argv: ['--unhealthy-after', '25h'], env: {}, message: /^--unhealthy-after: 25h is out of range \(1s to 24h\)/ },
+  { name: 'TestLeaseDurationTooLong', argv: ['--lease-duration', '2h'], env: {}, message: /^--lease-duration: 2h is out of range \(1s to 1h\)/ },
+  { name: 'TestMaxSourceSizeTooLarge', argv: ['--max-source-size', '2Mi'], env: {}, message: /^--max-source-size: 2Mi is out of range \(1Ki to 1Mi\)/ },
+  { name: 'TestMaxSourceSizeNotASize', argv: ['--max-source-size', '16KB'], env: {}, message: /^--max-source-size: invalid size "16KB"/ },
   { name: 'TestDryRunEnvNotBoolean', argv: [], env: { PSO_DRY_RUN: 'maybe' }, message: /^--dry-run: "maybe" is not a boolean/ },
   { name: 'TestOnceEnvNotBoolean', argv: [], env: { PSO_ONCE: 'perhaps' }, message: /^--once: "perhaps" is not a boolean/ },
   { name: 'TestUnknownFlag', argv: ['--bogus'], env: {}, message: /--bogus/ },

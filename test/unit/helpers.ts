@@ -53,6 +53,7 @@ export function policy(over: Partial<Policy> = {}): Policy {
     namespaceSelector: parseSelector(''),
     serviceAccounts: 'all',
     orphanGraceMs: 600_000,
+    maxSourceBytes: 16 * 1024,
     ...over,
   };
 }

@@ -528,7 +528,7 @@ describe('leader-election flags', () => {
     { name: 'renew-deadline equal to lease-duration', argv: ['--lease-duration', '10s'], message: /--renew-deadline \(10s\) must be less than --lease-duration \(10s\)/ },
     { name: 'retry-period longer than renew-deadline', argv: ['--renew-deadline', '2s', '--retry-period', '3s'], message: /--retry-period \(3s\) must be less than --renew-deadline \(2s\)/ },
     { name: 'lease-duration not whole seconds', argv: ['--lease-duration', '4500ms', '--renew-deadline', '3s'], message: /--lease-duration: must be whole seconds/ },
-    { name: 'a zero retry-period', argv: ['--retry-period', '0s'], message: /--retry-period: must be at least 1ms/ },
+    { name: 'a zero retry-period', argv: ['--retry-period', '0s'], message: /--retry-period: 0s is out of range \(1ms to 1h\)/ },
     { name: 'an invalid lease namespace', argv: ['--lease-namespace', 'Not_A_Namespace'], message: /--lease-namespace/ },
   ];
   for (const c of invalid) {

@@ -171,3 +171,15 @@ for (const c of classifyCases) {
     assert.deepEqual(classifySource(c.secret, c.hosts ?? DEFAULT_REGISTRY_HOSTS), c.want);
   });
 }
+
+test('classifySource: a pull secret whose data is over the size limit is invalid (reported, never copied), checked before parsing', () => {
+  const big = fixtureSecret('all-icr-io');
+  const bytes = Object.values(big.data ?? {}).reduce((n, v) => n + Buffer.from(v, 'base64').length, 0);
+  assert.deepEqual(classifySource(big, DEFAULT_REGISTRY_HOSTS, bytes).kind, 'source', 'at the limit: copied');
+  const over = classifySource(big, DEFAULT_REGISTRY_HOSTS, bytes - 1);
+  assert.equal(over.kind, 'invalid');
+  assert.match(over.kind === 'invalid' ? over.reason : '', new RegExp(`its data is ${bytes} bytes, over the limit of ${bytes - 1} \\(--max-source-size\\)`));
+  const garbage = { metadata: { name: 'x' }, type: 'kubernetes.io/dockerconfigjson', data: { '.dockerconfigjson': Buffer.alloc(2048, 'x').toString('base64') } };
+  const r = classifySource(garbage, DEFAULT_REGISTRY_HOSTS, 1024);
+  assert.match(r.kind === 'invalid' ? r.reason : '', /over the limit/, 'size first: a huge unparseable secret is not parsed');
+});
