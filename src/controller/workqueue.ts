@@ -30,9 +30,9 @@ export interface Clock {
 /** Largest delay Node's timers accept without overflowing to 1 ms. */
 const MAX_TIMER_DELAY_MS = 2_147_483_647;
 
-/** {@link Clock} backed by `Date.now` and the real Node.js timers. */
+/** {@link Clock} backed by the monotonic `performance.now` (a wall-clock step moves no backoff) and the real Node.js timers. */
 export const systemClock: Clock = Object.freeze({
-  now: () => Date.now(),
+  now: () => performance.now(),
   setTimeout: (fn: () => void, ms: number): unknown => setTimeout(fn, Math.min(Math.max(ms, 0), MAX_TIMER_DELAY_MS)),
   clearTimeout: (handle: unknown): void => clearTimeout(handle as ReturnType<typeof setTimeout>),
 });

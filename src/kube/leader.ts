@@ -22,17 +22,26 @@
 import type { V1Lease, V1MicroTime } from '@kubernetes/client-node';
 import { KubeError, type Kube } from './client.js';
 
-/** Time source for the elector; inject a fake one in tests. */
+/**
+ * Time source for the elector; inject a fake one in tests. Two clocks, as client-go keeps them:
+ * the wall clock only stamps the Lease's acquireTime and renewTime; every duration (a standby's
+ * local expiry, the leader's renew deadline) is measured on the monotonic clock, so that a step
+ * of the wall clock (NTP, a VM resumed) can neither end a healthy leadership nor make a standby
+ * take over a Lease that is still held.
+ */
 export interface ElectorClock {
-  /** Current time in milliseconds. */
+  /** Wall-clock time in milliseconds (written in the Lease). */
   now(): number;
+  /** Monotonic time in milliseconds (durations only; any origin). */
+  monotonic(): number;
   /** Resolves after `ms` milliseconds, or as soon as `signal` aborts. Never rejects. */
   sleep(ms: number, signal: AbortSignal): Promise<void>;
 }
 
-/** {@link ElectorClock} backed by Date.now and real timers. */
+/** {@link ElectorClock} backed by Date.now, performance.now and real timers. */
 export const systemElectorClock: ElectorClock = Object.freeze({
   now: () => Date.now(),
+  monotonic: () => performance.now(),
   sleep: (ms: number, signal: AbortSignal): Promise<void> =>
     new Promise<void>((resolve) => {
       if (signal.aborted) return resolve();
@@ -151,7 +160,7 @@ export class LeaderElector {
   readonly #abort = new AbortController();
   /** The Lease as last read or written, with its resourceVersion. */
   #lease: V1Lease | undefined;
-  /** recordKey of the Lease as last observed, and the local time it was first observed so. */
+  /** recordKey of the Lease as last observed, and the local (monotonic) time it was first observed so. */
   #observedKey = '';
   #observedAt = 0;
   #reportedLeader: string | undefined;
@@ -234,7 +243,7 @@ export class LeaderElector {
     const holder = spec.holderIdentity ?? '';
     const held = holder === config.identity;
     const durationMs = (spec.leaseDurationSeconds ?? config.leaseDurationMs / 1000) * 1000;
-    const valid = this.#observedAt + durationMs > clock.now();
+    const valid = this.#observedAt + durationMs > clock.monotonic();
     if (holder !== '' && !held && valid) return { ok: false, reason: 'held', holder };
 
     const next: V1Lease = {
@@ -262,7 +271,7 @@ export class LeaderElector {
     const key = recordKey(lease);
     if (key !== this.#observedKey) {
       this.#observedKey = key;
-      this.#observedAt = this.#d.clock.now();
+      this.#observedAt = this.#d.clock.monotonic();
     }
     const holder = lease.spec?.holderIdentity ?? '';
     if (holder !== '' && holder !== this.#reportedLeader) {
@@ -283,7 +292,7 @@ export class LeaderElector {
     let acquiredAt = 0;
     for (;;) {
       if (this.#stopped) return;
-      const started = clock.now();
+      const started = clock.monotonic();
       const r = await this.tryAcquireOrRenew();
       if (r.ok) {
         acquiredAt = started;
@@ -307,9 +316,9 @@ export class LeaderElector {
       if (this.#stopped) return this.#finish();
       for (;;) {
         const deadline = lastRenewStart + config.renewDeadlineMs;
-        const remaining = deadline - clock.now();
+        const remaining = deadline - clock.monotonic();
         if (remaining <= 0) return this.#lose('renew-deadline', lastError);
-        const started = clock.now();
+        const started = clock.monotonic();
         const timeout = new AbortController();
         const r = await Promise.race([
           this.tryAcquireOrRenew(),
@@ -326,7 +335,7 @@ export class LeaderElector {
         lastError = r.error;
         if (this.#stopped) return this.#finish();
         // A 409 or an error: read and try again, until the deadline.
-        await clock.sleep(Math.min(config.retryPeriodMs, Math.max(0, deadline - clock.now())), signal);
+        await clock.sleep(Math.min(config.retryPeriodMs, Math.max(0, deadline - clock.monotonic())), signal);
         if (this.#stopped) return this.#finish();
       }
     }

@@ -16,8 +16,11 @@ export class TokenBucket {
   #tokens: number;
   #at: number;
 
-  /** `qps` <= 0 means no limit. */
-  constructor(qps: number, burst: number, clock: BucketClock = { now: () => Date.now() }) {
+  /**
+   * `qps` <= 0 means no limit. The clock is monotonic (performance.now), as golang.org/x/time/rate's
+   * is: a step of the wall clock must neither park every request for hours nor lift the limit.
+   */
+  constructor(qps: number, burst: number, clock: BucketClock = { now: () => performance.now() }) {
     this.qps = qps;
     this.burst = Math.max(1, burst);
     this.#clock = clock;

@@ -24,10 +24,16 @@ import {
 
 /** Manually driven clock: sleeps end only from advance() (or their abort signal). */
 class FakeClock implements ElectorClock {
+  /** Monotonic time; the wall clock is it plus `wallStep` (a step of NTP, a resumed VM). */
   t = Date.UTC(2024, 0, 1, 12, 0, 0);
+  wallStep = 0;
   readonly #timers = new Set<{ at: number; resolve: () => void }>();
 
   now(): number {
+    return this.t + this.wallStep;
+  }
+
+  monotonic(): number {
     return this.t;
   }
 
@@ -400,6 +406,28 @@ describe('LeaderElector.run', () => {
     await b.e.stop({ release: false });
     await rb;
   });
+
+  for (const step of [3_600_000, -3_600_000]) {
+    it(`a step of the wall clock (${step > 0 ? 'forward' : 'back'} an hour) neither ends a leadership nor lets a standby take over`, async () => {
+      const kube = new FakeLeases();
+      const clock = new FakeClock();
+      const a = elector(kube, clock, 'a');
+      const ra = a.e.run();
+      await clock.advance(0);
+      const b = elector(kube, clock, 'b');
+      const rb = b.e.run();
+      await clock.advance(RETRY_MS * 2);
+      clock.wallStep = step; // NTP steps the clock of both replicas' node
+      await clock.advance(LEASE_MS * 3);
+      assert.equal(a.e.isLeader, true, 'the leader keeps its leadership: its deadlines are monotonic');
+      assert.deepEqual(a.rec.stopped, []);
+      assert.deepEqual(b.rec.started, [], 'the standby judges expiry by its monotonic clock');
+      assert.equal(kube.stored?.spec?.holderIdentity, 'a');
+      await a.e.stop({ release: false });
+      await b.e.stop({ release: false });
+      await Promise.all([ra, rb]);
+    });
+  }
 
   it('releases the lease on stop (empty holder, 1s duration), so a standby takes over at its next attempt', async () => {
     const kube = new FakeLeases();
