@@ -10,6 +10,18 @@ export interface ObjectMeta {
   labels?: Record<string, string>;
   annotations?: Record<string, string>;
   deletionTimestamp?: unknown;
+  /** Kept on copies only: an update carries them back, so what other tools set is not lost. */
+  ownerReferences?: readonly OwnerReference[];
+  finalizers?: readonly string[];
+}
+
+export interface OwnerReference {
+  apiVersion: string;
+  kind: string;
+  name: string;
+  uid: string;
+  controller?: boolean;
+  blockOwnerDeletion?: boolean;
 }
 
 export interface SecretLike {

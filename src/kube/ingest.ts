@@ -39,7 +39,7 @@ function ours(annotations: Record<string, string> | undefined): Record<string, s
   return out;
 }
 
-function meta(m: WireMeta, keep: { uid: boolean; labels: boolean; annotations: 'all' | 'ours'; shared?: boolean }): ObjectMeta {
+function meta(m: WireMeta, keep: { uid: boolean; labels: boolean; annotations: 'all' | 'ours'; shared?: boolean; owners?: boolean }): ObjectMeta {
   const share = keep.shared ? intern : (r: Record<string, string>): Record<string, string> => r;
   const out: ObjectMeta = { name: m?.name ?? '' };
   if (m?.namespace) out.namespace = m.namespace;
@@ -50,6 +50,9 @@ function meta(m: WireMeta, keep: { uid: boolean; labels: boolean; annotations: '
   if (annotations && Object.keys(annotations).length > 0) out.annotations = share(annotations);
   // Wire timestamps are strings; a present one is all reconcile asks about.
   if (m?.deletionTimestamp) out.deletionTimestamp = String(m.deletionTimestamp);
+  // Rare on copies, and small: kept so that an update (a PUT of the whole object) keeps them.
+  if (keep.owners && m?.ownerReferences && m.ownerReferences.length > 0) out.ownerReferences = m.ownerReferences.map((r) => ({ ...r }));
+  if (keep.owners && m?.finalizers && m.finalizers.length > 0) out.finalizers = [...m.finalizers];
   return out;
 }
 
@@ -68,11 +71,12 @@ export function serviceAccountOf(raw: V1ServiceAccount): ServiceAccountLike {
 }
 
 /**
- * A copy: its metadata (labels and annotations whole: an update carries them back, so other
- * tools' keys are kept), type, immutability and the hash of its data, not the data.
+ * A copy: its metadata (labels, annotations, ownerReferences and finalizers whole: an update
+ * carries them back, so what other tools set is kept), type, immutability and the hash of its
+ * data, not the data.
  */
 export function copyOf(raw: V1Secret): SecretLike {
-  const out: SecretLike = { metadata: meta(raw.metadata, { uid: false, labels: true, annotations: 'all', shared: true }), dataHash: dataHash(raw.data) };
+  const out: SecretLike = { metadata: meta(raw.metadata, { uid: false, labels: true, annotations: 'all', shared: true, owners: true }), dataHash: dataHash(raw.data) };
   if (raw.type !== undefined) out.type = raw.type;
   if (raw.immutable) out.immutable = true;
   return out;

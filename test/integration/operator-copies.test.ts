@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { V1Secret } from '@kubernetes/client-node';
 import { FAKE_API_KEY } from '../harness/fixtures.js';
-import { MANAGED, SOURCE, Scenario, fixtureCopies } from '../harness/scenario.js';
+import { MANAGED, SOURCE, Scenario, fixtureCopies, mergePatch } from '../harness/scenario.js';
 
 const b64 = (s: string): string => Buffer.from(s).toString('base64');
 const dockerConfig = (hosts: string[], password: string): string =>
@@ -107,6 +107,62 @@ describe('copies of the source namespace pull secrets', () => {
       });
       assert.equal(after.metadata?.uid, before[i]?.metadata?.uid, 'updated in place, not deleted and created');
     }
+  });
+
+  it("keeps the ownerReferences and finalizers other tools set on a copy when it updates it (and their labels and annotations)", async () => {
+    const teamC = await s.namespace('team-c');
+    const name = `${teamC}-icr-io`;
+    const copy = await s.waitFor('the copy in team-c', async () => s.secret(teamC, name));
+    // Another tool owns and guards the copy: an owner in the same namespace, a finalizer, its own label and annotation.
+    const owner = await s.core.createNamespacedConfigMap({ namespace: teamC, body: { metadata: { name: 'owner' } } });
+    const ownerReferences = [{ apiVersion: 'v1', kind: 'ConfigMap', name: 'owner', uid: owner.metadata?.uid ?? '' }];
+    const finalizers = ['example.com/keep'];
+    await s.core.replaceNamespacedSecret({
+      namespace: teamC,
+      name,
+      body: { ...copy, metadata: { ...copy.metadata, ownerReferences, finalizers, labels: { ...copy.metadata?.labels, tool: 'x' }, annotations: { ...copy.metadata?.annotations, 'tool.example.com/seen': 'yes' } } },
+    });
+    try {
+      const rotated = dockerConfig(['icr.io'], 'ROTATED-key-2');
+      const src = (await s.secret(s.source, 'default-icr-io')) as V1Secret;
+      await s.core.replaceNamespacedSecret({ namespace: s.source, name: 'default-icr-io', body: { ...src, data: { '.dockerconfigjson': rotated } } });
+      const after = await s.waitFor('the rotated copy in team-c', async () => {
+        const c = await s.secret(teamC, name);
+        return c?.data?.['.dockerconfigjson'] === rotated && c;
+      });
+      assert.deepEqual(JSON.parse(JSON.stringify(after.metadata?.ownerReferences)), ownerReferences, 'ownerReferences kept');
+      assert.deepEqual(after.metadata?.finalizers, finalizers, 'finalizers kept');
+      assert.equal(after.metadata?.labels?.['tool'], 'x');
+      assert.equal(after.metadata?.annotations?.['tool.example.com/seen'], 'yes');
+      assert.equal(after.metadata?.uid, copy.metadata?.uid, 'updated in place');
+    } finally {
+      // Let the namespace go when the test ends.
+      await s.core.patchNamespacedSecret({ namespace: teamC, name, body: { metadata: { finalizers: null } } }, mergePatch);
+    }
+  });
+
+  it('skips a source over --max-source-size (16 KiB by default) with a Warning Event, and keeps the copies of its last good data', async () => {
+    const teamD = await s.namespace('team-d');
+    await s.waitFor('the copies in team-d', async () => (await s.secret(teamD, `${teamD}-uk-icr-io`)) !== undefined);
+    const before = await s.secret(teamD, `${teamD}-uk-icr-io`);
+    // A rotation to a .dockerconfigjson of 20 KiB: one auths entry with a long password.
+    const big = b64(JSON.stringify({ auths: { 'uk.icr.io': { username: 'iamapikey', password: 'x'.repeat(20 * 1024) } } }));
+    const src = (await s.secret(s.source, 'default-uk-icr-io')) as V1Secret;
+    await s.core.replaceNamespacedSecret({ namespace: s.source, name: 'default-uk-icr-io', body: { ...src, data: { '.dockerconfigjson': big } } });
+    const ev = await s.waitFor('a Warning Event on the oversized source', async () => {
+      const l = await s.core.listNamespacedEvent({ namespace: s.source });
+      return l.items.find((e) => e.type === 'Warning' && e.involvedObject.name === 'default-uk-icr-io' && /over the limit of 16384/.test(e.message ?? ''));
+    });
+    assert.equal(ev.reason, 'InvalidSource');
+    // Give the operator time to act on the rotation it must not copy, then judge.
+    await new Promise((r) => setTimeout(r, 2000));
+    for (const ns of [teamA, teamD]) {
+      const c = await s.secret(ns, `${ns}-uk-icr-io`);
+      assert.ok(c, `the copy in ${ns} stays`);
+      assert.notEqual(c.data?.['.dockerconfigjson'], big, `the oversized data is not copied to ${ns}`);
+    }
+    assert.equal((await s.secret(teamD, `${teamD}-uk-icr-io`))?.metadata?.resourceVersion, before?.metadata?.resourceVersion, 'not written at all');
+    await s.core.replaceNamespacedSecret({ namespace: s.source, name: 'default-uk-icr-io', body: { ...src, metadata: { ...src.metadata, resourceVersion: undefined } } });
   });
 
   it('recreates a copy when the source type changes, since a Secret type is immutable', async () => {
