@@ -66,7 +66,7 @@ async function main(): Promise<number> {
       process.stdout.write(config.output === 'json' ? formatStatusJson(r) : formatStatusTable(r));
       return statusExitCode(r);
     }
-    if (!config.webhook.enabled) return await runOperator(config, logger, kube);
+    if (!config.webhook.enabled) return await runOperator(config, logger, { kube });
     // The webhook's own client: not throttled by the token bucket and not queued behind the
     // reconciler's requests, with deadlines short enough for its 3 s admission timeout.
     const webhookKube = await createKube(kc, {
@@ -76,7 +76,7 @@ async function main(): Promise<number> {
       listTimeoutMs: config.client.listTimeoutMs,
     });
     try {
-      return await runOperator(config, logger, kube, webhookKube);
+      return await runOperator(config, logger, { kube, webhookKube });
     } finally {
       webhookKube.close();
     }

@@ -7,11 +7,12 @@ import type { OperatorMetrics } from './controller/operator.js';
 import type { InformerStatus } from './kube/informers.js';
 import type { WorkQueueEvent } from './controller/workqueue.js';
 import { NAMESPACE_STATES, type NamespaceStateName } from './domain/status.js';
-import type { WebhookMetrics } from './webhook/mutate.js';
+import type { WebhookStatusMetrics } from './webhook/run.js';
+import type { TlsProblemReason } from './webhook/tls.js';
 
 const CONTROLLER = 'pullsecret';
 
-export class Metrics implements OperatorMetrics, WebhookMetrics {
+export class Metrics implements OperatorMetrics, WebhookStatusMetrics {
   readonly registry = new Registry();
   readonly reconcileTotal = new Counter({ name: 'controller_runtime_reconcile_total', help: 'Reconciles by result', labelNames: ['controller', 'result'], registers: [this.registry] });
   readonly reconcileErrors = new Counter({ name: 'controller_runtime_reconcile_errors_total', help: 'Reconciles that failed', labelNames: ['controller'], registers: [this.registry] });
@@ -48,9 +49,48 @@ export class Metrics implements OperatorMetrics, WebhookMetrics {
     registers: [this.registry],
   });
 
-  constructor(opts: { defaultMetrics?: boolean; depth?: () => number; copies?: () => number; namespaceStates?: () => Record<NamespaceStateName, number> | undefined } = {}) {
+  readonly webhookCertificateErrors = new Counter({
+    name: 'pullsecret_operator_webhook_certificate_errors_total',
+    help: 'Passes of the webhook certificate loop that failed, by reason (foreign-secret: a Secret of that name is not the operator\'s and holds no usable certificate; forbidden; error)',
+    labelNames: ['reason'],
+    registers: [this.registry],
+  });
+  readonly informerBroken: Gauge<'informer'>;
+  readonly webhookServing: Gauge | undefined;
+
+  constructor(
+    opts: {
+      defaultMetrics?: boolean;
+      depth?: () => number;
+      copies?: () => number;
+      namespaceStates?: () => Record<NamespaceStateName, number> | undefined;
+      /** Each informer and whether it counts as broken now (failing, or its watches silent again and again). */
+      informers?: () => readonly { name: string; broken: boolean }[];
+      /** With the webhook on: whether it serves. Without, the gauge is not exported. */
+      webhookServing?: () => boolean;
+    } = {},
+  ) {
     if (opts.defaultMetrics) collectDefaultMetrics({ register: this.registry });
-    const { depth, copies, namespaceStates } = opts;
+    const { depth, copies, namespaceStates, informers, webhookServing } = opts;
+    this.informerBroken = new Gauge({
+      name: 'pullsecret_operator_informer_broken',
+      help: '1 while the informer counts as broken: its list or watch failing, or its watches hearing nothing, not even a bookmark, twice in a row (2 x 75 s)',
+      labelNames: ['informer'],
+      registers: [this.registry],
+      collect() {
+        for (const i of informers?.() ?? []) this.set({ informer: i.name }, i.broken ? 1 : 0);
+      },
+    });
+    this.webhookServing = webhookServing
+      ? new Gauge({
+          name: 'pullsecret_operator_webhook_serving',
+          help: '1 when the admission webhook (switched on) serves with a certificate, 0 when it cannot',
+          registers: [this.registry],
+          collect() {
+            this.set(webhookServing() ? 1 : 0);
+          },
+        })
+      : undefined;
     this.namespaces = new Gauge({
       name: 'pullsecret_operator_namespaces',
       help: 'Namespaces by state, as `pullsecret-operator status` reports them (from the caches, once synced)',
@@ -115,6 +155,10 @@ export class Metrics implements OperatorMetrics, WebhookMetrics {
 
   event(reason: string): void {
     this.events.inc({ reason });
+  }
+
+  certificateError(reason: TlsProblemReason): void {
+    this.webhookCertificateErrors.inc({ reason });
   }
 
   admission(result: 'patched' | 'unchanged' | 'error', live: boolean, seconds: number): void {

@@ -27,7 +27,14 @@ export interface OperatorDeps {
   kube: Kube;
   policy: Policy;
   logger: Logger;
+  /** Wall-clock time: what is written (orphan marks) and planned against (grace periods), and Events. */
   clock: { now(): number };
+  /**
+   * Monotonic time, for durations only: watch liveness, how long an informer has been broken,
+   * expectations of our own writes. A step of the wall clock must move none of them. Default:
+   * performance.now.
+   */
+  monotonic?: { now(): number };
   dryRun: boolean;
   workers: number;
   resyncPeriodMs: number;
@@ -56,13 +63,15 @@ export class Operator {
   readonly queue: WorkQueue;
   readonly reconciler: Reconciler;
   #d: OperatorDeps;
+  #monotonic: { now(): number };
   #resyncTimer: ReturnType<typeof setInterval> | undefined;
   #working = false;
 
   constructor(deps: OperatorDeps) {
     this.#d = deps;
+    this.#monotonic = deps.monotonic ?? { now: () => performance.now() };
     const { kube, policy } = deps;
-    const common = { kube, clock: deps.clock, ...deps.informer };
+    const common = { kube, clock: this.#monotonic, ...deps.informer };
     this.caches = {
       namespaces: new Informer<NamespaceLike>({ ...common, name: 'namespaces', path: '/api/v1/namespaces', list: (o) => kube.listNamespaces(o), transform: namespaceOf }),
       sources: new Informer<SecretLike>({
@@ -96,7 +105,7 @@ export class Operator {
       onError: (err) => deps.logger.warn('could not record event', { error: errorMessage(err) }),
       onRecorded: (reason) => deps.metrics?.event(reason),
     });
-    this.reconciler = new Reconciler({ kube, caches: this.caches, policy, dryRun: deps.dryRun, clock: deps.clock, logger: deps.logger, recorder, metrics: deps.metrics, recordOutcomes: deps.recordOutcomes ?? false });
+    this.reconciler = new Reconciler({ kube, caches: this.caches, policy, dryRun: deps.dryRun, clock: deps.clock, monotonic: this.#monotonic, logger: deps.logger, recorder, metrics: deps.metrics, recordOutcomes: deps.recordOutcomes ?? false });
     this.queue = new WorkQueue((key) => this.reconciler.reconcile(key), {
       concurrency: deps.workers,
       baseDelayMs: RETRY_BASE_MS,
@@ -123,14 +132,14 @@ export class Operator {
     return this.#informers().every((i) => i.synced);
   }
 
-  /** The earliest time an informer started failing and has not recovered since, if any. */
-  get brokenSince(): number | undefined {
+  /** How long the informer broken the longest has been (failing, or its watches silent again and again), if any. */
+  get brokenForMs(): number | undefined {
     const times = this.#informers().map((i) => i.brokenSince).filter((t): t is number => t !== undefined);
-    return times.length ? Math.min(...times) : undefined;
+    return times.length ? this.#monotonic.now() - Math.min(...times) : undefined;
   }
 
-  informerStats(): { name: string; synced: boolean; restarts: number; lastEventAt: number | undefined; size: number }[] {
-    return this.#informers().map((i) => ({ name: i.name, synced: i.synced, restarts: i.restarts, lastEventAt: i.lastEventAt, size: i.size }));
+  informerStats(): { name: string; synced: boolean; restarts: number; lastEventAt: number | undefined; size: number; brokenSince: number | undefined }[] {
+    return this.#informers().map((i) => ({ name: i.name, synced: i.synced, restarts: i.restarts, lastEventAt: i.lastEventAt, size: i.size, brokenSince: i.brokenSince }));
   }
 
   /** Starts reconciling (leader only): every namespace now, then on events and every resync period. */
@@ -157,12 +166,22 @@ export class Operator {
     for (const ns of this.#namespaceNames()) this.queue.add(ns);
   }
 
-  /** Stops intake, lets in-flight reconciles finish, stops the informers. */
-  async stop(): Promise<void> {
+  /** Stops intake and lets in-flight reconciles finish (a leader's drain). The caches go on. */
+  async stopWorking(): Promise<void> {
     if (this.#resyncTimer) clearInterval(this.#resyncTimer);
     this.#working = false;
     await this.queue.drain();
+  }
+
+  /** Stops the informers; the caches stay readable. */
+  async stopInformers(): Promise<void> {
     await Promise.all(this.#informers().map((i) => i.stop()));
+  }
+
+  /** Stops intake, lets in-flight reconciles finish, stops the informers. */
+  async stop(): Promise<void> {
+    await this.stopWorking();
+    await this.stopInformers();
   }
 
   #informers(): Informer<Meta>[] {
@@ -186,13 +205,9 @@ export class Operator {
         else if (s.type === 'handler-error') logger.error('event handler failed', { informer: inf.name, error: errorMessage(s.error) });
         else if (s.type === 'watch-expired') logger.info('watch expired; relisting', { informer: inf.name });
         else if (s.type === 'watching') return;
-        else if (s.type === 'watch-silent') {
-          // No bookmark for that long: the connection is dead (a black hole, a load balancer that
-          // keeps it open). Pooled request sockets went the same way: close them all, so that the
-          // next requests open new connections instead of each waiting out its own timeout.
-          logger.warn('watch silent; reconnecting', { informer: inf.name, silentMs: s.silentMs });
-          this.#d.kube.resetConnections?.();
-        }
+        // No bookmark for that long: that watch's connection is dead (a black hole, a load balancer
+        // that keeps it open); only it is closed. Pooled request sockets each have a deadline of their own.
+        else if (s.type === 'watch-silent') logger.warn('watch silent; reconnecting', { informer: inf.name, silentMs: s.silentMs, silences: s.silences });
         else logger.debug('informer listed', { informer: inf.name, items: s.items, durationMs: s.durationMs });
       });
       inf.on(() => this.#d.metrics?.informerEvent(inf.name));

@@ -30,7 +30,10 @@ export interface ReconcilerDeps {
   caches: Caches;
   policy: Policy;
   dryRun: boolean;
+  /** Wall-clock time: grace periods are planned against it. */
   clock: { now(): number };
+  /** Monotonic time, for the expectations of our own writes. Default: performance.now. */
+  monotonic?: { now(): number };
   logger: Logger;
   recorder: EventRecorder;
   metrics?: ReconcileMetrics;
@@ -85,7 +88,7 @@ export class Reconciler {
 
   constructor(deps: ReconcilerDeps) {
     this.#d = deps;
-    this.expectations = new Expectations(deps.clock);
+    this.expectations = new Expectations(deps.monotonic ?? { now: () => performance.now() });
   }
 
   /** Forgets everything held about a namespace that is gone: no per-namespace state outlives it. */

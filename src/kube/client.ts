@@ -131,8 +131,7 @@ export interface Kube {
   /** Writes imagePullSecrets and our annotation, guarded by resourceVersion: a concurrent change gives Conflict. */
   patchServiceAccountPullSecrets(namespace: string, name: string, resourceVersion: string | undefined, change: PullSecretsChange): Promise<void>;
   createEvent(event: CoreEvent): Promise<void>;
-  /** Closes every pooled connection (a watch found its connection dead); requests reconnect. */
-  resetConnections?(): void;
+  /** Lease requests travel on connections of their own (LEASE_SOCKETS), never queued behind other requests. */
   getLease(namespace: string, name: string): Promise<V1Lease | undefined>;
   createLease(lease: V1Lease): Promise<V1Lease>;
   replaceLease(lease: V1Lease): Promise<V1Lease>;
@@ -167,6 +166,12 @@ export interface CoreEvent {
 
 /** Sockets of the keep-alive pool: requests beyond this wait for a free socket. */
 export const MAX_SOCKETS = 32;
+/**
+ * Sockets of the Lease lane: leader election's requests have a keep-alive pool of their own, so a
+ * renewal never waits for a free socket behind a cold start's thousands of writes (client-go gives
+ * leader election a client of its own for the same reason). The elector makes one request at a time.
+ */
+export const LEASE_SOCKETS = 2;
 
 /**
  * Deadlines and the client-side rate limit. Every request has a deadline that covers connecting,
@@ -206,6 +211,8 @@ interface Transport {
   server: URL;
   /** Requests: MAX_SOCKETS keep-alive sockets. */
   agent: http.Agent;
+  /** Lease requests: LEASE_SOCKETS keep-alive sockets of their own. */
+  leaseAgent: http.Agent;
   /** Watches: a socket each, kept out of the request pool so they never hold a request's place. */
   watchAgent: http.Agent;
   request: typeof https.request;
@@ -235,6 +242,7 @@ async function transport(kc: KubeConfig, userAgent: string, bucket: TokenBucket)
       })
     : new http.Agent({ keepAlive, maxSockets });
   const agent = makeAgent(MAX_SOCKETS, true);
+  const leaseAgent = makeAgent(LEASE_SOCKETS, true);
   const watchAgent = makeAgent(Infinity, false);
   let cached: { at: number; headers: Record<string, string> } | undefined;
   const headers = async (): Promise<Record<string, string>> => {
@@ -247,7 +255,7 @@ async function transport(kc: KubeConfig, userAgent: string, bucket: TokenBucket)
     cached = { at: Date.now(), headers: out };
     return out;
   };
-  return { server, agent, watchAgent, request: (secure ? https.request : http.request), headers, bucket };
+  return { server, agent, leaseAgent, watchAgent, request: (secure ? https.request : http.request), headers, bucket };
 }
 
 function queryString(q: Record<string, string | number | boolean | undefined>): string {
@@ -282,6 +290,8 @@ interface SendOptions {
   timeoutMs: number;
   /** Through the token bucket (every request but Lease ones). */
   limited: boolean;
+  /** The Lease lane (Transport.leaseAgent) instead of the shared pool. */
+  lease?: boolean;
 }
 
 /**
@@ -306,7 +316,7 @@ async function send<R>(t: Transport, r: Route, query: string, what: string, o: S
       new URL(`${r.path}${query}`, t.server),
       {
         method: r.method,
-        agent: t.agent,
+        agent: o.lease ? t.leaseAgent : t.agent,
         headers: { ...auth, Accept: 'application/json', ...(payload ? { 'Content-Type': contentType, 'Content-Length': payload.length } : {}) },
       },
       (res) => {
@@ -346,7 +356,7 @@ export async function createKube(kc: KubeConfig, options: ClientOptions = {}): P
   const requestTimeoutMs = options.requestTimeoutMs ?? CLIENT_DEFAULTS.requestTimeoutMs;
   const req: SendOptions = { timeoutMs: requestTimeoutMs, limited: true };
   const page: SendOptions = { timeoutMs: options.listTimeoutMs ?? CLIENT_DEFAULTS.listTimeoutMs, limited: true };
-  const leaseReq: SendOptions = { timeoutMs: options.leaseTimeoutMs ?? CLIENT_DEFAULTS.leaseTimeoutMs, limited: false };
+  const leaseReq: SendOptions = { timeoutMs: options.leaseTimeoutMs ?? CLIENT_DEFAULTS.leaseTimeoutMs, limited: false, lease: true };
   const t = await transport(kc, options.userAgent ?? 'pullsecret-operator', new TokenBucket(options.qps ?? 0, options.burst ?? 1));
   const fm = queryString({ fieldManager: options.fieldManager ?? 'pullsecret-operator' });
   const watchConnectTimeoutMs = options.watchConnectTimeoutMs ?? requestTimeoutMs;
@@ -369,9 +379,7 @@ export async function createKube(kc: KubeConfig, options: ClientOptions = {}): P
   const leaseBody = (l: V1Lease): unknown => ({ apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', ...l });
   const mwcBody = (m: V1MutatingWebhookConfiguration): unknown => ({ ...m, apiVersion: 'admissionregistration.k8s.io/v1', kind: 'MutatingWebhookConfiguration' });
   return {
-    close: () => (t.agent.destroy(), t.watchAgent.destroy()),
-    // Agent.destroy() closes the sockets it holds; the agent itself stays usable.
-    resetConnections: () => t.agent.destroy(),
+    close: () => (t.agent.destroy(), t.leaseAgent.destroy(), t.watchAgent.destroy()),
     listNamespaces: (opts) => list<V1Namespace>(route({ verb: 'list', group: '', resource: 'namespaces' }), 'list namespaces', opts),
     listSecrets: (namespace, opts) => list<V1Secret>(route({ verb: 'list', group: '', resource: 'secrets', namespace }), `list secrets${namespace ? ` in ${namespace}` : ''}`, opts),
     listServiceAccounts: (opts) => list<V1ServiceAccount>(route({ verb: 'list', group: '', resource: 'serviceaccounts' }), 'list serviceaccounts', opts),

@@ -10,8 +10,11 @@
  *
  * Liveness: the API server sends a watch that asked for them a bookmark about once a minute, so a
  * watch that hears nothing, not even a bookmark, for `livenessMs` is on a dead connection (a load
- * balancer that keeps it open, a black hole): it is aborted and opened again, with no LIST and no
- * backoff. A healthy idle watch is never restarted, so an idle operator makes no requests.
+ * balancer that keeps it open, a black hole): that watch's own connection is aborted and a new one
+ * opened, with no LIST and no backoff. A watch that is silent again (`silentWatchesBroken` in a row)
+ * counts as broken from the last time anything was heard, until data or a bookmark arrives again, and
+ * the next attempt relists, so that the cache catches up with whatever a dead watch missed. A healthy
+ * idle watch is never restarted, so an idle operator makes no requests.
  * "Healthy" means that data or a bookmark arrived (or a LIST succeeded), not merely that a watch
  * was answered with 200. A watch that has been given up (timed out, aborted) can never touch the
  * cache again: each watch attempt has its own settled flag, its late events are dropped and a late
@@ -39,8 +42,11 @@ export type InformerStatus =
   | { type: 'watch-expired' }
   /** A watch heard from the server (data or a bookmark) for the first time. */
   | { type: 'watching' }
-  /** A watch heard nothing for livenessMs: its connection is taken for dead and a new one opened. */
-  | { type: 'watch-silent'; silentMs: number }
+  /**
+   * A watch heard nothing for livenessMs: its connection is taken for dead and a new one opened.
+   * `silences`: how many watches in a row did so (from SILENT_WATCHES_BROKEN on, the informer is broken).
+   */
+  | { type: 'watch-silent'; silentMs: number; silences: number }
   | { type: 'handler-error'; error: unknown };
 
 export interface Clock {
@@ -74,6 +80,8 @@ export interface InformerOptions<T> {
   livenessMs?: number;
   /** Consecutive failures after which the next attempt relists instead of resuming. Default 3. */
   relistAfterFailures?: number;
+  /** Consecutive silent watches after which the informer counts as broken (and relists). Default 2. */
+  silentWatchesBroken?: number;
 }
 
 /** The delay an error asks for (a 429 or 503's Retry-After), if any. */
@@ -82,7 +90,12 @@ function retryAfterOf(err: unknown): number {
   return typeof ms === 'number' && Number.isFinite(ms) ? ms : 0;
 }
 
-const systemClock: Clock = { now: () => Date.now() };
+/** Monotonic: liveness and broken-since are durations, which a wall-clock step must not move. */
+const systemClock: Clock = { now: () => performance.now() };
+
+/** Defaults of the liveness check (InformerOptions): documented in the README, Robustness. */
+export const WATCH_LIVENESS_MS = 75_000;
+export const SILENT_WATCHES_BROKEN = 2;
 
 /** Objects by namespace ('' for cluster-scoped ones), then by name: client-go's NamespaceIndex. */
 type Store<T> = Map<string, Map<string, T>>;
@@ -105,6 +118,12 @@ export class Informer<T extends Meta> {
   #syncWaiters: (() => void)[] = [];
   #failures = 0;
   #brokenSince: number | undefined;
+  /** Watches in a row that heard nothing for livenessMs. */
+  #silences = 0;
+  /** When the last of those silent watches last heard anything: broken since then. */
+  #silentSince: number | undefined;
+  /** The last time a watch heard data or a bookmark, or a LIST succeeded. */
+  #lastHeardAt: number | undefined;
   #lastEventAt: number | undefined;
   #restarts = 0;
   #wake: (() => void) | undefined;
@@ -158,9 +177,14 @@ export class Informer<T extends Meta> {
     this.#wake?.();
   }
 
-  /** Since when the list-watch has been failing, or undefined when it is healthy. */
+  /**
+   * Since when the list-watch has been failing, or its watches silent again and again; undefined
+   * when it is healthy.
+   */
   get brokenSince(): number | undefined {
-    return this.#brokenSince;
+    if (this.#brokenSince === undefined) return this.#silentSince;
+    if (this.#silentSince === undefined) return this.#brokenSince;
+    return Math.min(this.#brokenSince, this.#silentSince);
   }
 
   get lastEventAt(): number | undefined {
@@ -263,6 +287,8 @@ export class Informer<T extends Meta> {
     }
     this.#rv = rv;
     this.#lastEventAt = this.#clock.now();
+    this.#lastHeardAt = this.#lastEventAt;
+    // A LIST that works says nothing of the watches: a silent-watch state ends only when one hears.
     this.#brokenSince = undefined;
     if (!this.#synced) {
       this.#synced = true;
@@ -278,7 +304,7 @@ export class Informer<T extends Meta> {
   #watchOnce(): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       const timeoutSeconds = Math.round((this.#opts.watchTimeoutSeconds ?? 300) * (1 + Math.random() * 0.25));
-      const livenessMs = this.#opts.livenessMs ?? 75_000;
+      const livenessMs = this.#opts.livenessMs ?? WATCH_LIVENESS_MS;
       const started = this.#clock.now();
       let handle: { abort(): void } | undefined;
       let heard = false;
@@ -300,7 +326,12 @@ export class Informer<T extends Meta> {
         if (silence) clearTimeout(silence);
         silence = setTimeout(() => {
           if (settled) return;
-          this.#status({ type: 'watch-silent', silentMs: livenessMs });
+          this.#silences++;
+          if (this.#silences >= (this.#opts.silentWatchesBroken ?? SILENT_WATCHES_BROKEN)) {
+            this.#silentSince ??= this.#lastHeardAt ?? started;
+            this.#relist = true;
+          }
+          this.#status({ type: 'watch-silent', silentMs: livenessMs, silences: this.#silences });
           finish(null);
         }, livenessMs);
         silence.unref?.();
@@ -320,6 +351,9 @@ export class Informer<T extends Meta> {
               this.#status({ type: 'watching' });
             }
             this.#brokenSince = undefined;
+            this.#silences = 0;
+            this.#silentSince = undefined;
+            this.#lastHeardAt = this.#clock.now();
             this.#onWatchEvent(type, raw, finish);
           },
           (err) => {

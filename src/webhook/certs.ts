@@ -10,8 +10,14 @@ import forge from 'node-forge';
 
 const generateRsa = promisify(generateKeyPair);
 
+/** What the webhook's server needs: a certificate (chain) and its key, PEM. */
+export interface ServingMaterial {
+  cert: string;
+  key: string;
+}
+
 /** What the Secret (or, with no namespace to keep it in, memory) holds. */
-export interface TlsMaterial {
+export interface TlsMaterial extends ServingMaterial {
   /** PEM certificates of the CAs the API server must trust: the signing CA first, then older ones not yet expired. */
   caCerts: string[];
   /** PEM private key of the signing CA (the first of caCerts). */
@@ -104,9 +110,9 @@ export function trusts(bundle: string | undefined, m: TlsMaterial): boolean {
   return signing !== undefined && pemCertificates(Buffer.from(bundle ?? '', 'base64').toString('utf8')).includes(signing);
 }
 
-/** When the serving certificate and the signing CA expire (for logs). */
-export function expiries(m: TlsMaterial): { cert: string; ca: string } {
-  return { cert: parse(m.cert)?.validTo ?? '', ca: parse(m.caCerts[0])?.validTo ?? '' };
+/** When the serving certificate and the signing CA (when known) expire (for logs). */
+export function expiries(m: ServingMaterial & { caCerts?: string[] }): { cert: string; ca: string } {
+  return { cert: parse(m.cert)?.validTo ?? '', ca: parse(m.caCerts?.[0])?.validTo ?? '' };
 }
 
 function parse(pem: string | undefined): X509Certificate | undefined {

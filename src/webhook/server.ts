@@ -5,7 +5,7 @@
  */
 import https from 'node:https';
 import { listen } from '../http/server.js';
-import type { TlsMaterial } from './certs.js';
+import type { ServingMaterial } from './certs.js';
 import { WEBHOOK_PATH } from './configuration.js';
 import type { AdmissionReview, AdmissionReviewResponse } from './mutate.js';
 
@@ -14,11 +14,11 @@ const MAX_BODY_BYTES = 1 << 20;
 
 export interface WebhookServer {
   port: number;
-  setMaterial(m: TlsMaterial): void;
+  setMaterial(m: ServingMaterial): void;
   close(): Promise<void>;
 }
 
-export async function startWebhookServer(address: string, material: TlsMaterial, review: (r: AdmissionReview) => Promise<AdmissionReviewResponse>): Promise<WebhookServer> {
+export async function startWebhookServer(address: string, material: ServingMaterial, review: (r: AdmissionReview) => Promise<AdmissionReviewResponse>): Promise<WebhookServer> {
   const server = https.createServer({ cert: material.cert, key: material.key, minVersion: 'TLSv1.2' }, (req, res) => {
     const reply = (code: number, body: string, type = 'text/plain; charset=utf-8'): void => {
       res.writeHead(code, { 'Content-Type': type });

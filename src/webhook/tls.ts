@@ -1,22 +1,41 @@
 /**
- * The webhook's TLS, without cert-manager. Every replica runs this loop:
- * 1. read the Secret `pullsecret-operator-webhook-tls` of the operator's namespace, which all replicas
- *    share (the first to find none creates it; a create that finds one already there takes that
- *    one, so two replicas starting at once converge on one CA);
- * 2. keep the caBundle of the MutatingWebhookConfiguration `pullsecret-operator` equal to the
- *    Secret's CA bundle (with --webhook-url, the whole configuration, created when absent);
- * 3. renew what renewal() says, with a resourceVersion-guarded update (a 409 means another replica
- *    renewed first: its material is read on the next pass);
- * 4. serve the material (onMaterial), so each replica picks up a renewal within one period.
- * Where the operator's namespace does not exist (a local run), the material lives in memory.
- * Replicas that share the Secret must run with the same webhook flags (the Deployment's replicas
- * do): the serving certificate names the hosts of those flags, and a replica that wants other hosts
- * reissues it.
+ * The webhook's TLS. Every replica runs this loop, in the background: nothing waits for it but
+ * the webhook's own server, which starts once there is a certificate to serve.
+ *
+ * The Secret `pullsecret-operator-webhook-tls` of the operator's namespace decides the mode:
+ * - absent, or the operator's own (type kubernetes.io/tls with WEBHOOK_SECRET_LABELS): the operator
+ *   makes and renews a CA and a serving certificate there, shared by all replicas (the first to
+ *   find none creates it; a create that finds one already there takes that one, so two replicas
+ *   starting at once converge on one CA), and keeps the caBundle of the MutatingWebhookConfiguration
+ *   `pullsecret-operator` equal to its CA bundle (with --webhook-url, the whole configuration);
+ * - someone else's kubernetes.io/tls Secret with tls.crt and tls.key (cert-manager's Certificate
+ *   writes one, with ca.crt): the operator serves it as it is and writes neither it nor the
+ *   caBundle, which cert-manager's CA injector owns;
+ * - anything else of that name: the webhook cannot serve. The Secret is never written; the problem
+ *   is reported (onProblem: a Warning Event, a metric, /readyz) and looked at again every pass.
+ * Renewals are resourceVersion-guarded updates (a 409 means another replica renewed first: its
+ * material is read on the next pass). Where the operator's namespace does not exist (a local run),
+ * the material lives in memory. Replicas that share the Secret must run with the same webhook flags
+ * (the Deployment's replicas do): the serving certificate names the hosts of those flags, and a
+ * replica that wants other hosts reissues it.
  */
+import { X509Certificate } from 'node:crypto';
+import type { V1Secret } from '@kubernetes/client-node';
 import { KubeError, type Kube } from '../kube/client.js';
 import { errorMessage, type Logger } from '../log.js';
-import { type CertPolicy, type TlsMaterial, caBundle, expiries, pemCertificates, renew, renewal, trusts } from './certs.js';
+import { type CertPolicy, type ServingMaterial, type TlsMaterial, caBundle, expiries, pemCertificates, renew, renewal, trusts } from './certs.js';
 import { WEBHOOK_CONFIGURATION_NAME, WEBHOOK_SECRET, covers, desiredConfiguration } from './configuration.js';
+
+/** The labels that make the Secret the operator's own (and that the admission policy checks). */
+export const WEBHOOK_SECRET_LABELS: Readonly<Record<string, string>> = Object.freeze({ 'app.kubernetes.io/name': 'pullsecret-operator', 'app.kubernetes.io/component': 'webhook' });
+
+/** Why the webhook cannot serve (or renew): the reason label of the metric. */
+export type TlsProblemReason = 'foreign-secret' | 'forbidden' | 'error';
+
+export interface TlsProblem {
+  reason: TlsProblemReason;
+  message: string;
+}
 
 export interface WebhookTlsDeps {
   kube: Kube;
@@ -28,17 +47,52 @@ export interface WebhookTlsDeps {
   /** With --webhook-url: the operator registers the webhook at this URL itself. Otherwise it only keeps the shipped configuration's caBundle current. */
   url: string | undefined;
   /** Called with the material to serve, whenever it changes. */
-  onMaterial(m: TlsMaterial): void;
+  onMaterial(m: ServingMaterial): void;
+  /** Called after each pass that failed, with why; onOk after each pass that did not. */
+  onProblem(p: TlsProblem): void;
+  onOk(): void;
   /** False until the caches have synced: the webhook is registered (--webhook-url) only then. */
   ready(): boolean;
 }
 
 const KEYS = { caCerts: 'ca.crt', caKey: 'ca.key', cert: 'tls.crt', key: 'tls.key' } as const;
+const TLS_TYPE = 'kubernetes.io/tls';
+
+/** What the Secret of that name is to the operator. */
+export type StoredSecret =
+  | { kind: 'absent' }
+  | { kind: 'ours'; resourceVersion: string | undefined; material: TlsMaterial | undefined }
+  | { kind: 'external'; resourceVersion: string | undefined; serving: ServingMaterial; caCerts: string[] }
+  | { kind: 'foreign'; resourceVersion: string | undefined; why: string };
+
+function decoded(data: Record<string, string> | undefined, k: string): string {
+  return Buffer.from(data?.[k] ?? '', 'base64').toString('utf8');
+}
 
 export function materialOf(data: Record<string, string> | undefined): TlsMaterial | undefined {
-  const get = (k: string): string => Buffer.from(data?.[k] ?? '', 'base64').toString('utf8');
-  const m = { caCerts: pemCertificates(get(KEYS.caCerts)), caKey: get(KEYS.caKey), cert: get(KEYS.cert), key: get(KEYS.key) };
+  const m = { caCerts: pemCertificates(decoded(data, KEYS.caCerts)), caKey: decoded(data, KEYS.caKey), cert: decoded(data, KEYS.cert), key: decoded(data, KEYS.key) };
   return m.caCerts.length > 0 && m.caKey && m.cert && m.key ? m : undefined;
+}
+
+/** Pure: classifies the Secret named WEBHOOK_SECRET (see the module comment). */
+export function classifySecret(s: V1Secret | undefined): StoredSecret {
+  if (!s) return { kind: 'absent' };
+  const resourceVersion = s.metadata?.resourceVersion;
+  const labels = s.metadata?.labels ?? {};
+  const ours = Object.entries(WEBHOOK_SECRET_LABELS).every(([k, v]) => labels[k] === v);
+  const type = s.type ?? '';
+  if (ours && type === TLS_TYPE) return { kind: 'ours', resourceVersion, material: materialOf(s.data) };
+  if (ours) return { kind: 'foreign', resourceVersion, why: `it carries the operator's labels but its type is "${type}", not ${TLS_TYPE}` };
+  if (type !== TLS_TYPE) return { kind: 'foreign', resourceVersion, why: `it is not the operator's and its type is "${type}", not ${TLS_TYPE}` };
+  const cert = decoded(s.data, KEYS.cert);
+  const key = decoded(s.data, KEYS.key);
+  if (!cert || !key) return { kind: 'foreign', resourceVersion, why: 'it is not the operator\'s and holds no tls.crt and tls.key' };
+  try {
+    new X509Certificate(cert);
+  } catch {
+    return { kind: 'foreign', resourceVersion, why: 'it is not the operator\'s and its tls.crt does not parse' };
+  }
+  return { kind: 'external', resourceVersion, serving: { cert, key }, caCerts: pemCertificates(decoded(s.data, KEYS.caCerts)) };
 }
 
 function dataOf(m: TlsMaterial): Record<string, string> {
@@ -46,13 +100,18 @@ function dataOf(m: TlsMaterial): Record<string, string> {
   return { [KEYS.caCerts]: b(m.caCerts.join('')), [KEYS.caKey]: b(m.caKey), [KEYS.cert]: b(m.cert), [KEYS.key]: b(m.key) };
 }
 
+/** Retries of a pass that failed: 500 ms doubling, up to this (or the period, if shorter). */
+const RETRY_MAX_MS = 30_000;
+
 export class WebhookTls {
   #d: WebhookTlsDeps;
+  /** The operator's own material, as last read or written (managed mode). */
   #material: TlsMaterial | undefined;
   #resourceVersion: string | undefined;
   #store: 'secret' | 'memory' | undefined;
-  #served: TlsMaterial | undefined;
+  #served: ServingMaterial | undefined;
   #missingWarned = false;
+  #untrustedWarned = false;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #stopped = false;
   #running: Promise<void> = Promise.resolve();
@@ -66,32 +125,26 @@ export class WebhookTls {
     return Math.min(60_000, Math.max(1000, Math.floor(this.#d.policy.validityMs / 10)));
   }
 
-  get material(): TlsMaterial | undefined {
-    return this.#material;
-  }
-
-  /** One pass of the loop; resolves false when it failed (logged), never throws. Passes never overlap. */
+  /** One pass of the loop; resolves false when it failed (reported), never throws. Passes never overlap. */
   pass(): Promise<boolean> {
     const run = this.#running.then(() => this.#pass());
     this.#running = run.then(() => undefined);
     return run;
   }
 
-  /** Runs passes until one has material to serve, then every period until stop(). */
-  async start(): Promise<TlsMaterial> {
-    for (let delay = 500; ; delay = Math.min(delay * 2, 10_000)) {
-      await this.pass();
-      if (this.#material || this.#stopped) break;
-      await new Promise((r) => setTimeout(r, delay));
-    }
-    const loop = (): void => {
+  /** Runs passes in the background until stop(): every period, and sooner (with backoff) after a failure. */
+  start(): void {
+    let retry = 500;
+    const loop = async (): Promise<void> => {
       if (this.#stopped) return;
-      this.#timer = setTimeout(() => void this.pass().then(loop), this.periodMs);
+      const ok = await this.pass();
+      if (this.#stopped) return;
+      const delay = ok ? this.periodMs : Math.min(retry, this.periodMs, RETRY_MAX_MS);
+      retry = ok ? 500 : Math.min(retry * 2, RETRY_MAX_MS);
+      this.#timer = setTimeout(() => void loop(), delay);
       this.#timer.unref?.();
     };
-    loop();
-    if (!this.#material) throw new Error('stopped before the webhook had a certificate');
-    return this.#material;
+    void loop();
   }
 
   stop(): void {
@@ -100,46 +153,87 @@ export class WebhookTls {
   }
 
   async #pass(): Promise<boolean> {
-    const { logger, clock, policy } = this.#d;
+    const { logger } = this.#d;
     try {
-      await this.#load();
-      // Material but no Secret (deleted by hand): write ours back, so that every replica keeps one CA.
-      if (this.#material && this.#store === 'secret' && this.#resourceVersion === undefined) await this.#save(this.#material);
-      let trusted = false;
-      if (this.#material && this.#d.ready()) trusted = await this.#ensureTrust(this.#material);
-      const r = renewal(this.#material, clock.now(), policy, trusted);
-      if (r.kind !== 'none') {
-        const next = await renew(this.#material, r, clock.now(), policy);
-        if (await this.#save(next)) {
-          logger.info('webhook certificate renewed', { renewed: r.kind, reason: r.reason, store: this.#store, secret: `${this.#d.namespace}/${WEBHOOK_SECRET}`, ...expiries(next) });
-          if (this.#d.ready()) await this.#ensureTrust(next);
-        }
+      const stored = this.#store === 'memory' ? undefined : classifySecret(await this.#d.kube.getSecret(this.#d.namespace, WEBHOOK_SECRET));
+      if (stored?.kind === 'external') return this.#external(stored);
+      if (stored?.kind === 'foreign') {
+        this.#d.onProblem({
+          reason: 'foreign-secret',
+          message: `Secret ${this.#d.namespace}/${WEBHOOK_SECRET} exists and ${stored.why}; the operator does not write it. Delete it to let the operator make its own, or make it a ${TLS_TYPE} Secret with tls.crt and tls.key (cert-manager)`,
+        });
+        return false;
       }
-      if (this.#material && this.#material !== this.#served) {
-        this.#served = this.#material;
-        this.#d.onMaterial(this.#material);
-      }
+      await this.#managed(stored);
+      this.#d.onOk();
       return true;
     } catch (err) {
-      logger.warn('webhook certificate check failed; retrying', { error: errorMessage(err), retryInMs: this.periodMs });
+      const reason: TlsProblemReason = err instanceof KubeError && err.kind === 'Forbidden' ? 'forbidden' : 'error';
+      logger.warn('webhook certificate check failed; retrying', { error: errorMessage(err), reason });
+      this.#d.onProblem({ reason, message: errorMessage(err) });
       return false;
     }
   }
 
-  /** Reads the shared Secret, unless the material lives in memory. */
-  async #load(): Promise<void> {
-    if (this.#store === 'memory') return;
-    const s = await this.#d.kube.getSecret(this.#d.namespace, WEBHOOK_SECRET);
-    if (!s) {
+  /** Someone else's certificate (cert-manager): served as it is; the operator writes nothing. */
+  async #external(stored: Extract<StoredSecret, { kind: 'external' }>): Promise<boolean> {
+    this.#serve(stored.serving);
+    if (this.#d.ready() && stored.caCerts.length > 0) {
+      const have = await this.#d.kube.getMutatingWebhookConfiguration(WEBHOOK_CONFIGURATION_NAME);
+      const bundles = (have?.webhooks ?? []).map((w) => pemCertificates(Buffer.from(w.clientConfig.caBundle ?? '', 'base64').toString('utf8')));
+      const trusted = bundles.length > 0 && bundles.every((b) => stored.caCerts.some((c) => b.includes(c)));
+      if (!trusted && !this.#untrustedWarned) {
+        this.#d.logger.warn('webhook configuration does not trust the certificate of the Secret; its caBundle is not ours to write', { configuration: WEBHOOK_CONFIGURATION_NAME, secret: `${this.#d.namespace}/${WEBHOOK_SECRET}` });
+      }
+      this.#untrustedWarned = !trusted;
+    }
+    this.#d.onOk();
+    return true;
+  }
+
+  /** The operator's own certificates: load, write back, renew, keep the caBundle current, serve. */
+  async #managed(stored: Extract<StoredSecret, { kind: 'absent' } | { kind: 'ours' }> | undefined): Promise<void> {
+    const { logger, clock, policy } = this.#d;
+    this.#take(stored);
+    // Material but no Secret (deleted by hand): write ours back, so that every replica keeps one CA.
+    if (this.#material && this.#store === 'secret' && this.#resourceVersion === undefined) await this.#save(this.#material);
+    let trusted = false;
+    if (this.#material && this.#d.ready()) trusted = await this.#ensureTrust(this.#material);
+    const r = renewal(this.#material, clock.now(), policy, trusted);
+    if (r.kind !== 'none') {
+      const next = await renew(this.#material, r, clock.now(), policy);
+      if (await this.#save(next)) {
+        logger.info('webhook certificate renewed', { renewed: r.kind, reason: r.reason, store: this.#store, secret: `${this.#d.namespace}/${WEBHOOK_SECRET}`, ...expiries(next) });
+        if (this.#d.ready()) await this.#ensureTrust(next);
+      }
+    }
+    if (this.#material) this.#serve(this.#material);
+  }
+
+  #serve(m: ServingMaterial): void {
+    if (this.#served && this.#served.cert === m.cert && this.#served.key === m.key) return;
+    this.#served = { cert: m.cert, key: m.key };
+    this.#d.onMaterial(this.#served);
+  }
+
+  /** Takes what was read of the Secret: its resourceVersion, and its material when it differs. */
+  #take(stored: Extract<StoredSecret, { kind: 'absent' } | { kind: 'ours' }> | undefined): void {
+    if (stored === undefined) return; // in memory
+    if (stored.kind === 'absent') {
       this.#resourceVersion = undefined; // the next write creates it
       return;
     }
     this.#store = 'secret';
-    this.#resourceVersion = s.metadata?.resourceVersion;
-    const m = materialOf(s.data);
+    this.#resourceVersion = stored.resourceVersion;
+    const m = stored.material;
     if (!m) return; // unreadable: renewal() makes new material, written over it
-    const same = this.#material && dataEqual(this.#material, m);
-    if (!same) this.#material = m;
+    if (!(this.#material && dataEqual(this.#material, m))) this.#material = m;
+  }
+
+  /** Re-reads the Secret after a write (its new resourceVersion) or a lost race. */
+  async #reload(): Promise<void> {
+    const stored = classifySecret(await this.#d.kube.getSecret(this.#d.namespace, WEBHOOK_SECRET));
+    if (stored.kind === 'absent' || stored.kind === 'ours') this.#take(stored);
   }
 
   /** Writes `next` where the material lives; false when another replica wrote first (read on the next pass). */
@@ -150,8 +244,8 @@ export class WebhookTls {
       return true;
     }
     const secret = {
-      metadata: { name: WEBHOOK_SECRET, namespace, labels: { 'app.kubernetes.io/name': 'pullsecret-operator', 'app.kubernetes.io/component': 'webhook' }, ...(this.#resourceVersion ? { resourceVersion: this.#resourceVersion } : {}) },
-      type: 'kubernetes.io/tls',
+      metadata: { name: WEBHOOK_SECRET, namespace, labels: { ...WEBHOOK_SECRET_LABELS }, ...(this.#resourceVersion ? { resourceVersion: this.#resourceVersion } : {}) },
+      type: TLS_TYPE,
       data: dataOf(next),
     };
     try {
@@ -160,7 +254,7 @@ export class WebhookTls {
     } catch (err) {
       if (err instanceof KubeError && (err.kind === 'AlreadyExists' || err.kind === 'Conflict')) {
         logger.info('another replica wrote the webhook certificate first; using it', { secret: `${namespace}/${WEBHOOK_SECRET}` });
-        await this.#load();
+        await this.#reload();
         return false;
       }
       if (err instanceof KubeError && (err.kind === 'NotFound' || err.kind === 'NamespaceTerminating') && this.#resourceVersion === undefined) {
@@ -173,7 +267,7 @@ export class WebhookTls {
     }
     this.#store = 'secret';
     this.#material = next;
-    await this.#load(); // the new resourceVersion
+    await this.#reload(); // the new resourceVersion
     return true;
   }
 
@@ -188,16 +282,20 @@ export class WebhookTls {
     const webhooks = have?.webhooks ?? [];
     const trusted = webhooks.length > 0 && webhooks.every((w) => trusts(w.clientConfig.caBundle, m));
     if (url !== undefined) {
+      // Creating or reshaping the configuration takes an admin's credentials (an out-of-cluster
+      // run): the admission policy lets the operator's own token change nothing but caBundles.
+      // A configuration already of the right shape (installed beforehand) gets its caBundle below.
       const want = desiredConfiguration(url, caBundle(m, webhooks[0]?.clientConfig.caBundle, clock.now()));
       if (!have) {
         await kube.createMutatingWebhookConfiguration(want);
         logger.info('webhook registered', { configuration: WEBHOOK_CONFIGURATION_NAME, url });
         return false;
       }
-      if (trusted && covers(have.webhooks, (want.webhooks ?? []).map((w) => ({ ...w, clientConfig: { url: w.clientConfig.url } })))) return true;
-      await kube.replaceMutatingWebhookConfiguration({ ...have, metadata: { ...have.metadata, labels: { ...have.metadata?.labels, ...want.metadata?.labels } }, webhooks: want.webhooks });
-      logger.info('webhook configuration updated', { configuration: WEBHOOK_CONFIGURATION_NAME, url });
-      return false;
+      if (!covers(have.webhooks, (want.webhooks ?? []).map((w) => ({ ...w, clientConfig: { url: w.clientConfig.url } })))) {
+        await kube.replaceMutatingWebhookConfiguration({ ...have, metadata: { ...have.metadata, labels: { ...have.metadata?.labels, ...want.metadata?.labels } }, webhooks: want.webhooks });
+        logger.info('webhook configuration updated', { configuration: WEBHOOK_CONFIGURATION_NAME, url });
+        return false;
+      }
     }
     if (!have) {
       if (!this.#missingWarned) logger.warn('webhook configuration not found; nothing calls the webhook until it is installed', { configuration: WEBHOOK_CONFIGURATION_NAME });

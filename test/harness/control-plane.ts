@@ -52,7 +52,7 @@ export interface ControlPlane {
   processes: readonly ProcessRef[];
   /** With `node: true`: what tests need to know of the node (also in <dir>/node.json). */
   node?: NodeInfo;
-  /** With `node: true` or `audit: true`: the API server's audit log (JSON lines; writes to secrets and serviceaccounts). */
+  /** With `node: true` or `audit: true`: the API server's audit log (JSON lines; see AUDIT_POLICY). */
   auditLogPath?: string;
   /** SIGTERM all (reverse order), SIGKILL after a grace period, wait for exit. Idempotent. */
   stop(): Promise<void>;
@@ -84,7 +84,7 @@ export interface StartOptions {
   node?: boolean;
   /** More flags for kube-controller-manager (the scale benchmark raises its client QPS). */
   controllerManagerArgs?: readonly string[];
-  /** Write the API server's audit log of secret and serviceaccount writes (on with `node`). */
+  /** Write the API server's audit log (AUDIT_POLICY; on with `node`). */
   audit?: boolean;
 }
 
@@ -155,7 +155,13 @@ extendedKeyUsage = clientAuth
 authorityKeyIdentifier = keyid
 `;
 
-/** Metadata of every write to secrets and serviceaccounts; nothing else. */
+/**
+ * Metadata of every write to secrets, serviceaccounts, leases and webhook configurations, and of
+ * every request (reads and watches too) of the ServiceAccounts of IDENTITY_NAMESPACE, where
+ * with-cluster.ts and the fault suite install the operator's identity; nothing else. Tests judge the
+ * operator from this record (test/harness/audit.ts), not from its log lines.
+ */
+export const IDENTITY_NAMESPACE = 'pso-operator-identity';
 const AUDIT_POLICY = `apiVersion: audit.k8s.io/v1
 kind: Policy
 omitStages: [RequestReceived]
@@ -165,6 +171,12 @@ rules:
     resources:
       - group: ""
         resources: [secrets, serviceaccounts]
+      - group: coordination.k8s.io
+        resources: [leases]
+      - group: admissionregistration.k8s.io
+        resources: [mutatingwebhookconfigurations]
+  - level: Metadata
+    userGroups: ["system:serviceaccounts:${IDENTITY_NAMESPACE}"]
   - level: None
 `;
 

@@ -303,3 +303,18 @@ export function kustomize(kubectl: string, dir: string): Obj[] {
 export function objectKey(o: Obj): string {
   return `${o.kind}/${o.metadata.namespace ?? ''}/${o.metadata.name}`;
 }
+
+/**
+ * The operator's args as the manifests' Deployment runs it (leader election and the webhook on),
+ * for a replica run as a local process beside others: the webhook's `:9443` becomes
+ * 127.0.0.1:`webhookPort`. POD_NAMESPACE is the identity's namespace, as the Deployment's downward
+ * API gives it: the Lease and the webhook's certificate Secret live there.
+ */
+export function deploymentArgs(webhookPort: number, identityNamespace: string): { args: string[]; env: Record<string, string> } {
+  const deployment = render().find((m) => m.obj.kind === 'Deployment')?.obj;
+  const container = deployment ? containersOf(deployment).find((c) => c.name === 'operator') : undefined;
+  if (!container?.args) throw new Error('the manifests have no Deployment with an operator container and args');
+  const args = container.args.map((a) => (a.startsWith('--webhook-address=') ? `--webhook-address=127.0.0.1:${webhookPort}` : a));
+  if (!args.includes('--leader-elect') || !args.some((a) => a.startsWith('--webhook-address='))) throw new Error(`the Deployment's args changed: ${container.args.join(' ')}`);
+  return { args, env: { POD_NAMESPACE: identityNamespace } };
+}

@@ -2,7 +2,8 @@
  * Usage: tsx test/harness/with-cluster.ts <command...>
  *
  * Starts one control plane in a temp dir, runs the command with KUBECONFIG and
- * PSO_TEST_KUBECONFIG pointing at it (and PSO_TEST_BIN_DIR at its binaries, kubectl included), stops the plane and exits with the command's code.
+ * PSO_TEST_KUBECONFIG pointing at it (and PSO_TEST_BIN_DIR at its binaries, kubectl included,
+ * PSO_TEST_AUDIT_LOG at its audit log), stops the plane and exits with the command's code.
  *
  * It also installs the manifests' identity of the operator (its ServiceAccount, RBAC and the
  * admission policy that confines its writes; see installOperatorIdentity) in the namespace
@@ -16,7 +17,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { constants, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
-import { killProcessesSync, startControlPlane } from './control-plane.js';
+import { IDENTITY_NAMESPACE, killProcessesSync, startControlPlane } from './control-plane.js';
 import { installOperatorIdentity } from './manifests.js';
 import type { ControlPlane } from './control-plane.js';
 
@@ -62,14 +63,14 @@ async function main(): Promise<number> {
   const dir = await mkdtemp(join(tmpdir(), 'pso-cluster-'));
   let code: number;
   try {
-    plane = await startControlPlane({ dir, log, signal: abort.signal });
+    plane = await startControlPlane({ dir, log, signal: abort.signal, audit: true });
     const kubeconfig = plane.kubeconfigPath;
     const admin = new KubeConfig();
     admin.loadFromFile(kubeconfig);
-    const identity = await installOperatorIdentity(admin, 'pso-operator-identity', 'tests', join(dir, 'operator-kubeconfig'));
+    const identity = await installOperatorIdentity(admin, IDENTITY_NAMESPACE, 'tests', join(dir, 'operator-kubeconfig'));
     child = spawn(cmd, args, {
       stdio: 'inherit',
-      env: { ...process.env, KUBECONFIG: kubeconfig, PSO_TEST_KUBECONFIG: kubeconfig, PSO_TEST_OPERATOR_KUBECONFIG: identity.kubeconfigPath, PSO_TEST_BIN_DIR: plane.binDir },
+      env: { ...process.env, KUBECONFIG: kubeconfig, PSO_TEST_KUBECONFIG: kubeconfig, PSO_TEST_OPERATOR_KUBECONFIG: identity.kubeconfigPath, PSO_TEST_BIN_DIR: plane.binDir, PSO_TEST_AUDIT_LOG: plane.auditLogPath ?? '' },
     });
     const running = child;
     code = await new Promise<number>((res) => {

@@ -15,12 +15,13 @@
  * `npm run test:faults` runs only this file, and the README's fault table comes from it.
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
-import { type ControlPlane, startControlPlane } from '../harness/control-plane.js';
+import { type AuditEvent, AuditLog } from '../harness/audit.js';
+import { type ControlPlane, IDENTITY_NAMESPACE, startControlPlane } from '../harness/control-plane.js';
 import { ibmSecrets } from '../harness/fixtures.js';
 import { type HttpFaultProxy, type TcpProxy, kubeconfigVia, startHttpFaultProxy, startTcpProxy } from '../harness/faults.js';
 import { apiserverMetrics, waitFor } from '../harness/kube.js';
@@ -28,15 +29,6 @@ import { installOperatorIdentity } from '../harness/manifests.js';
 import { type OperatorProcess, startOperator } from '../harness/operator.js';
 import { Scenario, assertNoDenial, fixtureCopies } from '../harness/scenario.js';
 
-interface AuditEvent {
-  verb: string;
-  userAgent?: string;
-  user?: { username?: string };
-  objectRef?: { resource?: string; namespace?: string; name?: string };
-  responseStatus?: { code?: number };
-  requestReceivedTimestamp: string;
-  stageTimestamp: string;
-}
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -62,7 +54,7 @@ describe('faults on a real control plane (own plane, audit log)', { timeout: 20 
     admin = new KubeConfig();
     admin.loadFromFile(plane.kubeconfigPath);
     core = admin.makeApiClient(CoreV1Api);
-    const identity = await installOperatorIdentity(admin, 'pso-operator-identity', 'faults', join(dir, 'operator-kubeconfig'));
+    const identity = await installOperatorIdentity(admin, IDENTITY_NAMESPACE, 'faults', join(dir, 'operator-kubeconfig'));
     operatorKubeconfig = identity.kubeconfigPath;
     operatorUser = `system:serviceaccount:${identity.namespace}:${identity.serviceAccount}`;
     process.env.PSO_TEST_OPERATOR_KUBECONFIG = operatorKubeconfig;
@@ -105,8 +97,7 @@ describe('faults on a real control plane (own plane, audit log)', { timeout: 20 
   }
 
   async function audit(): Promise<AuditEvent[]> {
-    const text = await readFile(plane.auditLogPath ?? '', 'utf8');
-    return text.split('\n').filter((l) => l.trim() !== '').map((l) => JSON.parse(l) as AuditEvent);
+    return new AuditLog(plane.auditLogPath).since(0);
   }
 
   /** Creates of the same secret that succeeded more than once: a duplicate would show here. */

@@ -13,7 +13,7 @@ import { after, before, describe, it } from 'node:test';
 import { AdmissionregistrationV1Api, type V1Pod, type V1ServiceAccount } from '@kubernetes/client-node';
 import { ADDED_ENTRIES_ANNOTATION } from '../../src/domain/naming.js';
 import { pemCertificates } from '../../src/webhook/certs.js';
-import { WEBHOOK_CONFIGURATION_NAME, WEBHOOK_SECRET, desiredWebhook } from '../../src/webhook/configuration.js';
+import { WEBHOOK_CONFIGURATION_NAME, WEBHOOK_SECRET, desiredConfiguration, desiredWebhook } from '../../src/webhook/configuration.js';
 import { freePort } from '../harness/kube.js';
 import { BASE_DIR, parseAllYaml } from '../harness/manifests.js';
 import { OPT_OUT, Scenario, fixtureCopies, identityNamespace, isNotFound, mergePatch } from '../harness/scenario.js';
@@ -38,12 +38,14 @@ class WebhookScenario extends Scenario {
   readonly admission = this.kc.makeApiClient(AdmissionregistrationV1Api);
 
   /**
-   * The configuration, as an admin installs it once (the manifests do): the operator's identity
-   * may get, update and patch it by name, not create it. The operator writes the webhook into it.
+   * The configuration, as an admin installs it once (the manifests do, with a Service instead of a
+   * URL), with no caBundle: the operator's identity may get, update and patch it by name, and the
+   * admission policy lets it change only the caBundle, which the operator writes.
    */
-  async installEmptyConfiguration(): Promise<void> {
+  async installConfiguration(port: number): Promise<void> {
     await this.deleteConfiguration();
-    await this.admission.createMutatingWebhookConfiguration({ body: { metadata: { name: WEBHOOK_CONFIGURATION_NAME }, webhooks: [] } });
+    const { webhooks, ...rest } = desiredConfiguration(`https://127.0.0.1:${port}`, '');
+    await this.admission.createMutatingWebhookConfiguration({ body: { ...rest, webhooks: (webhooks ?? []).map((w) => ({ ...w, clientConfig: { url: w.clientConfig.url } })) } });
   }
 
   async deleteConfiguration(): Promise<void> {
@@ -94,8 +96,8 @@ describe('the ServiceAccount admission webhook (--webhook-url, the manifests ide
 
   before(async () => {
     await s.setUp();
-    await s.installEmptyConfiguration();
     port = await freePort();
+    await s.installConfiguration(port);
     await s.startOperator(['--webhook-url', `https://127.0.0.1:${port}`, '--exclude-namespaces', `${s.id}-excl*`]);
     target = await s.namespace('target');
     await s.waitUntilCalled(target);
@@ -211,8 +213,8 @@ describe('webhook certificates: two replicas share one CA in the Secret, and ren
   before(async () => {
     await s.setUp();
     await s.core.deleteNamespacedSecret({ namespace: own, name: WEBHOOK_SECRET }).catch(() => undefined);
-    await s.installEmptyConfiguration();
     ports = [await freePort(), await freePort()];
+    await s.installConfiguration(ports[0]);
     // A serving certificate lives 12 s (renewed every 8 s) and the CA 48 s (renewed after 32 s).
     // Both replicas run with the same webhook flags, as the Deployment's do (they share one
     // certificate, which names the URL's host); the second serves on a port of its own, which the
@@ -237,7 +239,7 @@ describe('webhook certificates: two replicas share one CA in the Secret, and ren
   });
 
   it('keeps the CA and certificate in the Secret of its namespace, and both replicas serve the same certificate', async () => {
-    const secret = await s.secret(own, WEBHOOK_SECRET);
+    const secret = await s.waitFor('the certificate Secret', async () => s.secret(own, WEBHOOK_SECRET));
     assert.equal(secret?.type, 'kubernetes.io/tls');
     for (const k of ['ca.crt', 'ca.key', 'tls.crt', 'tls.key']) assert.ok(secret?.data?.[k], k);
     await s.waitFor('both replicas serving the same certificate', async () => (await servedFingerprint(ports[0])) === (await servedFingerprint(ports[1])));

@@ -79,7 +79,30 @@ describe('Informer liveness and failures', () => {
     assert.equal(h.watches[0]?.aborted, true, 'the silent one is closed');
     assert.equal(h.lists.length, 1, 'no relist');
     assert.ok(h.statuses.some((s) => s.type === 'watch-silent'));
-    assert.equal(h.informer.brokenSince, undefined, 'silence alone is not an error');
+    assert.equal(h.informer.brokenSince, undefined, 'one silence alone is not an error');
+    await h.informer.stop();
+  });
+
+  it('watches silent twice in a row count as broken, from the last time anything was heard, and the next attempt relists; a bookmark ends it', async () => {
+    const h = harness();
+    h.informer.start();
+    await until('first watch', () => h.watches.length === 1);
+    const listedAt = performance.now();
+    h.watches[0]?.open();
+    await until('a second watch', () => h.watches.length === 2);
+    assert.equal(h.informer.brokenSince, undefined);
+    h.watches[1]?.open();
+    await until('the second silence', () => h.statuses.filter((s) => s.type === 'watch-silent').length === 2);
+    const since = h.informer.brokenSince;
+    assert.ok(since !== undefined && since <= listedAt + 5, 'broken since the LIST, the last thing heard');
+    await until('a relist', () => h.lists.length === 2);
+    assert.equal(h.informer.brokenSince, since, 'a LIST that works does not end a silent-watch state');
+    await until('a third watch', () => h.watches.length === 3);
+    h.watches[2]?.open();
+    h.watches[2]?.onEvent('BOOKMARK', { metadata: { resourceVersion: '50' } });
+    assert.equal(h.informer.brokenSince, undefined, 'a bookmark is a sign of life');
+    const silences = h.statuses.filter((s): s is Extract<InformerStatus, { type: 'watch-silent' }> => s.type === 'watch-silent').map((s) => s.silences);
+    assert.deepEqual(silences, [1, 2]);
     await h.informer.stop();
   });
 
