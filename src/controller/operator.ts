@@ -23,6 +23,13 @@ export interface OperatorMetrics extends ReconcileMetrics {
   event(reason: string): void;
 }
 
+export interface InformerTuning {
+  watchTimeoutSeconds?: number;
+  backoffBaseMs?: number;
+  backoffMaxMs?: number;
+  livenessMs?: number;
+}
+
 export interface OperatorDeps {
   kube: Kube;
   policy: Policy;
@@ -43,7 +50,9 @@ export interface OperatorDeps {
   /** Keep each namespace's last reconcile outcome (for --once's summary). */
   recordOutcomes?: boolean;
   /** Informer tuning for tests; production uses the defaults. */
-  informer?: { watchTimeoutSeconds?: number; backoffBaseMs?: number; backoffMaxMs?: number; livenessMs?: number };
+  informer?: InformerTuning;
+  /** Per informer (by name), over `informer`: tests make one informer's liveness short. */
+  informerByName?: Readonly<Record<string, InformerTuning>>;
   /** Consecutive failures after which a namespace is given up until its next event (--once). Default: never. */
   maxRetries?: number;
 }
@@ -72,30 +81,31 @@ export class Operator {
     this.#monotonic = deps.monotonic ?? { now: () => performance.now() };
     const { kube, policy } = deps;
     const common = { kube, clock: this.#monotonic, ...deps.informer };
+    const tuned = <T extends { name: string }>(o: T): T & InformerTuning => ({ ...o, ...deps.informerByName?.[o.name] });
     this.caches = {
-      namespaces: new Informer<NamespaceLike>({ ...common, name: 'namespaces', path: '/api/v1/namespaces', list: (o) => kube.listNamespaces(o), transform: namespaceOf }),
-      sources: new Informer<SecretLike>({
+      namespaces: new Informer<NamespaceLike>(tuned({ ...common, name: 'namespaces', path: '/api/v1/namespaces', list: (o) => kube.listNamespaces(o), transform: namespaceOf })),
+      sources: new Informer<SecretLike>(tuned({
         ...common,
         name: 'source-secrets',
         path: `/api/v1/namespaces/${policy.sourceNamespace}/secrets`,
         list: (o) => kube.listSecrets(policy.sourceNamespace, o),
         transform: sourceOf,
-      }),
-      copies: new Informer<SecretLike>({
+      })),
+      copies: new Informer<SecretLike>(tuned({
         ...common,
         name: 'managed-secrets',
         path: '/api/v1/secrets',
         labelSelector: MANAGED_SELECTOR,
         list: (o) => kube.listSecrets(undefined, o),
         transform: copyOf,
-      }),
-      serviceAccounts: new Informer<ServiceAccountLike>({
+      })),
+      serviceAccounts: new Informer<ServiceAccountLike>(tuned({
         ...common,
         name: 'serviceaccounts',
         path: '/api/v1/serviceaccounts',
         list: (o) => kube.listServiceAccounts(o),
         transform: serviceAccountOf,
-      }),
+      })),
     };
     const recorder = new EventRecorder({
       kube,

@@ -14,7 +14,10 @@ export interface InvolvedObject {
 
 export interface RecorderOptions {
   kube: Pick<Kube, 'createEvent'>;
+  /** Wall-clock time: the Events' timestamps. */
   clock: { now(): number };
+  /** Monotonic time: the dedupe and rate windows, which a wall-clock step must not stretch. Default: performance.now. */
+  monotonic?: { now(): number };
   /** The replica's identity, as reportingInstance. */
   instance: string;
   /** How long the same problem on the same object stays quiet after it was recorded. Default 1 h. */
@@ -24,6 +27,8 @@ export interface RecorderOptions {
   onError?: (err: unknown) => void;
   onRecorded?: (reason: string) => void;
 }
+
+const MONOTONIC = { now: (): number => performance.now() };
 
 export class EventRecorder {
   #opts: RecorderOptions;
@@ -38,7 +43,7 @@ export class EventRecorder {
   /** Records a Warning on `obj`, unless the same one was recorded within the dedupe window. Never throws. */
   warn(obj: InvolvedObject, reason: string, message: string): void {
     if (!this.#opts.enabled) return;
-    const now = this.#opts.clock.now();
+    const now = (this.#opts.monotonic ?? MONOTONIC).now();
     const window = this.#opts.dedupeWindowMs ?? 3_600_000;
     const key = `${obj.kind}/${obj.namespace ?? ''}/${obj.name}/${reason}/${message}`;
     const last = this.#seen.get(key);
@@ -51,7 +56,7 @@ export class EventRecorder {
     this.#sentInWindow++;
     this.#seen.set(key, now);
     if (this.#seen.size > 10_000) for (const [k, t] of this.#seen) if (now - t >= window) this.#seen.delete(k);
-    const base = { type: 'Warning' as const, reason, message, reportingInstance: this.#opts.instance, time: new Date(now) };
+    const base = { type: 'Warning' as const, reason, message, reportingInstance: this.#opts.instance, time: new Date(this.#opts.clock.now()) };
     const involved = { kind: obj.kind, apiVersion: 'v1', name: obj.name, uid: obj.uid };
     const events: CoreEvent[] =
       obj.kind === 'Namespace'

@@ -246,13 +246,14 @@ async function transport(kc: KubeConfig, userAgent: string, bucket: TokenBucket)
   const watchAgent = makeAgent(Infinity, false);
   let cached: { at: number; headers: Record<string, string> } | undefined;
   const headers = async (): Promise<Record<string, string>> => {
-    if (cached && Date.now() - cached.at < AUTH_TTL_MS) return cached.headers;
+    // Monotonic: a step of the wall clock must not keep a rotated token's headers for an hour.
+    if (cached && performance.now() - cached.at < AUTH_TTL_MS) return cached.headers;
     const opts: https.RequestOptions = {};
     await kc.applyToHTTPSOptions(opts);
     const out: Record<string, string> = { 'User-Agent': userAgent };
     for (const [k, v] of Object.entries(opts.headers ?? {})) if (v !== undefined) out[k] = Array.isArray(v) ? v.join(', ') : String(v);
     if (opts.auth) out['Authorization'] = `Basic ${Buffer.from(opts.auth).toString('base64')}`;
-    cached = { at: Date.now(), headers: out };
+    cached = { at: performance.now(), headers: out };
     return out;
   };
   return { server, agent, leaseAgent, watchAgent, request: (secure ? https.request : http.request), headers, bucket };

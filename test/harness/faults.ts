@@ -90,8 +90,12 @@ export async function startTcpProxy(targetPort: number, targetHost = '127.0.0.1'
   };
 }
 
-/** What the fault proxy does with one request. */
-export type FaultAction = 'pass' | 'reset' | { status: number; retryAfterSeconds?: number };
+/**
+ * What the fault proxy does with one request: pass it, reset its connection, answer a status
+ * itself, pass it after a delay (a slow API server), or (a watch) answer 200 and then send nothing,
+ * ever: a watch that is silent, with no data and no bookmark.
+ */
+export type FaultAction = 'pass' | 'reset' | 'silent' | { status: number; retryAfterSeconds?: number } | { delayMs: number };
 
 export interface RequestInfo {
   method: string;
@@ -103,8 +107,10 @@ export interface HttpFaultProxy {
   port: number;
   /** Decides each request's fate; default: pass everything. */
   setFaults(decide: (r: RequestInfo) => FaultAction): void;
-  /** Requests seen, and how each was answered ('pass', 'reset' or the injected status). */
+  /** Requests seen, and how each was answered ('pass', 'reset', 'silent', 'delay N' or the injected status). */
   readonly log: readonly (RequestInfo & { action: string; at: number })[];
+  /** TLS connections clients have opened to it so far. */
+  readonly connections: number;
   close(): Promise<void>;
 }
 
@@ -123,9 +129,20 @@ export async function startHttpFaultProxy(opts: { target: string; caPath: string
     const url = new URL(req.url ?? '/', target);
     const info: RequestInfo = { method: req.method ?? 'GET', path: url.pathname, watch: url.searchParams.get('watch') === 'true' || url.searchParams.get('watch') === '1' };
     const action = decide(info);
-    log.push({ ...info, action: typeof action === 'string' ? action : String(action.status), at: Date.now() });
+    log.push({ ...info, action: typeof action === 'string' ? action : 'delayMs' in action ? `delay ${action.delayMs}` : String(action.status), at: Date.now() });
     if (action === 'reset') {
       req.socket.destroy();
+      return;
+    }
+    if (action === 'silent') {
+      req.resume();
+      res.writeHead(200, { 'Content-Type': 'application/json', 'Transfer-Encoding': 'chunked' });
+      res.flushHeaders();
+      return; // held open, never written to, until the client gives up
+    }
+    if (typeof action === 'object' && 'delayMs' in action) {
+      req.pause();
+      setTimeout(() => forward(req, res), action.delayMs);
       return;
     }
     if (action !== 'pass') {
@@ -135,6 +152,10 @@ export async function startHttpFaultProxy(opts: { target: string; caPath: string
       res.end(body);
       return;
     }
+    forward(req, res);
+  };
+  const forward = (req: IncomingMessage, res: ServerResponse): void => {
+    if (req.socket.destroyed) return;
     const headers = { ...req.headers, host: target.host };
     const up = https.request({ protocol: 'https:', hostname: target.hostname, port: target.port, method: req.method, path: req.url, headers, agent }, (upRes) => {
       res.writeHead(upRes.statusCode ?? 502, upRes.headers);
@@ -145,6 +166,8 @@ export async function startHttpFaultProxy(opts: { target: string; caPath: string
     req.pipe(up);
   };
   const server = https.createServer({ cert, key }, handle);
+  let connections = 0;
+  server.on('secureConnection', () => connections++);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
     port: (server.address() as AddressInfo).port,
@@ -152,6 +175,9 @@ export async function startHttpFaultProxy(opts: { target: string; caPath: string
       decide = d;
     },
     log,
+    get connections() {
+      return connections;
+    },
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();

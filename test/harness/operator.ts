@@ -35,11 +35,13 @@ export interface StartOptions {
   env?: Record<string, string>;
   /** Wait for the caches to sync (default true, unless --once is among the args). */
   waitSynced?: boolean;
+  /** Node flags before the entry point (after --import tsx), e.g. another --import. */
+  nodeArgs?: string[];
 }
 
 export async function startOperator(opts: StartOptions): Promise<OperatorProcess> {
   const args = opts.args ?? [];
-  const child = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'src', 'main.ts'), ...args], {
+  const child = spawn(process.execPath, ['--import', 'tsx', ...(opts.nodeArgs ?? []), join(REPO_ROOT, 'src', 'main.ts'), ...args], {
     cwd: REPO_ROOT,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', KUBECONFIG: opts.kubeconfig, PSO_HTTP_ADDRESS: '127.0.0.1:0', ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],

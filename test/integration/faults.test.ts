@@ -19,15 +19,22 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import { CoordinationV1Api, CoreV1Api, KubeConfig, type V1Lease } from '@kubernetes/client-node';
+import { cachesRunnable } from '../../src/app.js';
+import { Operator } from '../../src/controller/operator.js';
+import { parseSelector } from '../../src/domain/selector.js';
+import { DEFAULT_REGISTRY_HOSTS } from '../../src/domain/sources.js';
+import { createKube } from '../../src/kube/client.js';
+import { createLogger } from '../../src/log.js';
+import { Metrics } from '../../src/metrics.js';
 import { type AuditEvent, AuditLog } from '../harness/audit.js';
 import { type ControlPlane, IDENTITY_NAMESPACE, startControlPlane } from '../harness/control-plane.js';
 import { ibmSecrets } from '../harness/fixtures.js';
 import { type HttpFaultProxy, type TcpProxy, kubeconfigVia, startHttpFaultProxy, startTcpProxy } from '../harness/faults.js';
-import { apiserverMetrics, waitFor } from '../harness/kube.js';
-import { installOperatorIdentity } from '../harness/manifests.js';
-import { type OperatorProcess, startOperator } from '../harness/operator.js';
-import { Scenario, assertNoDenial, fixtureCopies } from '../harness/scenario.js';
+import { apiserverMetrics, freePort, waitFor } from '../harness/kube.js';
+import { deploymentArgs, installOperatorIdentity } from '../harness/manifests.js';
+import { type OperatorProcess, REPO_ROOT, startOperator } from '../harness/operator.js';
+import { MANAGED, Scenario, assertNoDenial, fixtureCopies } from '../harness/scenario.js';
 
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -85,6 +92,24 @@ describe('faults on a real control plane (own plane, audit log)', { timeout: 20 
     return { proxy, kubeconfig: await kubeconfigVia(operatorKubeconfig, `https://127.0.0.1:${proxy.port}`, join(dir, `${name}-kubeconfig`)) };
   }
 
+  /**
+   * The operator as the manifests' Deployment runs it (its args: leader election and the webhook
+   * on; POD_NAMESPACE the identity's namespace, where the Lease and the webhook's Secret live), as
+   * the identity the manifests install, confined to scenario `s`, through `kubeconfig` (a proxy's).
+   */
+  async function replica(s: Scenario, o: { kubeconfig?: string; extra?: string[]; name?: string; waitSynced?: boolean; env?: Record<string, string>; nodeArgs?: string[] } = {}): Promise<OperatorProcess> {
+    const d = deploymentArgs(await freePort(), IDENTITY_NAMESPACE);
+    const op = await startOperator({
+      kubeconfig: o.kubeconfig ?? operatorKubeconfig,
+      args: s.args([...d.args, ...(o.extra ?? [])]),
+      env: { ...d.env, POD_NAME: o.name ?? `${s.id}-op`, ...o.env },
+      ...(o.waitSynced === undefined ? {} : { waitSynced: o.waitSynced }),
+      ...(o.nodeArgs ? { nodeArgs: o.nodeArgs } : {}),
+    });
+    s.operator ??= op;
+    return op;
+  }
+
   /** Every namespace has all its copies and its default ServiceAccount lists each once. */
   async function converged(s: Scenario, namespaces: readonly string[], copies: (ns: string) => string[] = fixtureCopies): Promise<boolean> {
     for (const ns of namespaces) {
@@ -134,7 +159,7 @@ describe('faults on a real control plane (own plane, audit log)', { timeout: 20 
       const s = new Scenario('f-apiserver');
       await s.setUp();
       local.push(() => s.tearDown());
-      const op = await s.startOperator();
+      const op = await replica(s);
       const first = await createNamespaces(s, 'a', 15);
       const killedAt = Date.now();
       await plane.kill('kube-apiserver');
@@ -168,7 +193,7 @@ describe('faults on a real control plane (own plane, audit log)', { timeout: 20 
       const s = new Scenario('f-etcd');
       await s.setUp();
       local.push(() => s.tearDown());
-      const op = await s.startOperator();
+      const op = await replica(s);
       const before1 = await createNamespaces(s, 'a', 5);
       await s.waitFor('converged before the fault', () => converged(s, before1), 30_000);
       const killedAt = Date.now();
@@ -197,8 +222,7 @@ describe('faults on a real control plane (own plane, audit log)', { timeout: 20 
       await s.setUp();
       local.push(() => s.tearDown());
       const { proxy, kubeconfig } = await viaTcpProxy('blackhole');
-      const op = await startOperator({ kubeconfig, args: s.args() });
-      s.operator = op;
+      const op = await replica(s, { kubeconfig });
       const warm = await createNamespaces(s, 'a', 3);
       await s.waitFor('converged before the fault', () => converged(s, warm), 30_000);
       // Every connection it holds goes dark for ever; for the first 20 s new ones are swallowed too.
@@ -212,7 +236,8 @@ describe('faults on a real control plane (own plane, audit log)', { timeout: 20 
       const recoveredMs = Date.now() - frozenAt;
       assert.ok(recoveredMs < 90_000, `converged ${recoveredMs} ms after the black hole began (bound 90 s)`);
       assert.equal(op.child.exitCode, null, 'the operator did not exit');
-      assert.ok(op.logs.some((l) => l.message === 'watch silent; reconnecting'), 'a silent watch was detected');
+      const restarts = sumOf(await (await fetch(`http://127.0.0.1:${op.httpPort}/metrics`)).text(), 'pullsecret_operator_informer_restarts_total');
+      assert.ok(restarts > 0, `the operator's /metrics count the watches it reopened (${restarts})`);
       figure('black hole', { recoveredMs, connectionsDuringFault: proxy.accepted - acceptedBefore, namespaces: warm.length + during.length });
     } finally {
       await undo();
@@ -228,7 +253,7 @@ describe('faults on a real control plane (own plane, audit log)', { timeout: 20 
       const two = ibmSecrets().filter((x) => ['all-icr-io', 'default-us-icr-io'].includes(x.metadata?.name ?? ''));
       for (const x of two) await core.createNamespacedSecret({ namespace: s.source, body: { ...x, metadata: { name: x.metadata?.name ?? '', namespace: s.source } } });
       const copies = (ns: string): string[] => ['all-icr-io', `${ns}-us-icr-io`].sort();
-      const op = await s.startOperator();
+      const op = await replica(s);
       const level = `pso-squeeze-${s.id}`;
       const [saNamespace, saName] = operatorUser.replace('system:serviceaccount:', '').split(':') as [string, string];
       const flowcontrol = (body: unknown, kind: string): Promise<unknown> => adminRequest('POST', `/apis/flowcontrol.apiserver.k8s.io/v1/${kind}`, body);
@@ -289,8 +314,7 @@ describe('faults on a real control plane (own plane, audit log)', { timeout: 20 
       await s.setUp();
       local.push(() => s.tearDown());
       const { proxy, kubeconfig } = await viaHttpFaultProxy('http-fault');
-      const op = await startOperator({ kubeconfig, args: s.args() });
-      s.operator = op;
+      const op = await replica(s, { kubeconfig });
       let n = 0;
       const faultFrom = Date.now();
       proxy.setFaults((r) => (r.method === 'GET' ? 'pass' : n++ % 2 === 0 ? { status: 500 } : 'reset'));
@@ -317,10 +341,10 @@ describe('faults on a real control plane (own plane, audit log)', { timeout: 20 
       await s.setUp();
       local.push(() => s.tearDown());
       // The manifests' Role grants the one Lease `pullsecret-operator` in the operator's namespace.
-      const leArgs = ['--leader-elect', '--lease-namespace', 'pso-operator-identity', '--lease-duration', '6s', '--renew-deadline', '4s', '--retry-period', '1s'];
+      const leArgs = ['--lease-duration', '6s', '--renew-deadline', '4s', '--retry-period', '1s'];
       const start = async (name: string): Promise<{ op: OperatorProcess; proxy: TcpProxy }> => {
         const { proxy, kubeconfig } = await viaTcpProxy(name);
-        const op = await startOperator({ kubeconfig, args: s.args(leArgs), env: { POD_NAME: name }, waitSynced: false });
+        const op = await replica(s, { kubeconfig, extra: leArgs, name, waitSynced: false });
         local.push(() => op.stop());
         return { op, proxy };
       };
@@ -381,7 +405,7 @@ describe('faults on a real control plane (own plane, audit log)', { timeout: 20 
         return n % 4 === 0 ? { status: 429, retryAfterSeconds: 1 } : n % 7 === 0 ? { status: 500 } : 'pass';
       });
       const started = Date.now();
-      const op = await startOperator({ kubeconfig, args: s.args(['--once']) });
+      const op = await replica(s, { kubeconfig, extra: ['--once'] });
       const exit = await op.exited;
       const tookMs = Date.now() - started;
       const injected = proxy.log.filter((l) => l.action !== 'pass').length;
@@ -401,7 +425,7 @@ describe('faults on a real control plane (own plane, audit log)', { timeout: 20 
       proxy.blackHoleNew(true);
 
       const started = Date.now();
-      const op = await startOperator({ kubeconfig, args: s.args(['--sync-timeout', '5s']), waitSynced: false });
+      const op = await replica(s, { kubeconfig, extra: ['--sync-timeout', '5s'], waitSynced: false });
       local.push(() => op.stop());
       const exit = await op.exited;
       const exitedAt = Date.now();
@@ -423,8 +447,7 @@ describe('faults on a real control plane (own plane, audit log)', { timeout: 20 
       await s.setUp();
       local.push(() => s.tearDown());
       const { proxy, kubeconfig } = await viaHttpFaultProxy('qps');
-      const op = await startOperator({ kubeconfig, args: s.args(['--qps', '20', '--burst', '5']) });
-      s.operator = op;
+      await replica(s, { kubeconfig, extra: ['--qps', '20', '--burst', '5'] });
       const from = Date.now();
       const names = await Promise.all(Array.from({ length: 20 }, (_, i) => s.namespace(`n${i}`)));
       await s.waitFor('converged at 20 requests a second', () => converged(s, names), 60_000);
@@ -447,6 +470,138 @@ describe('faults on a real control plane (own plane, audit log)', { timeout: 20 
     }
   });
 
+  it('watches that go silent again and again (no data, no bookmark) count as broken: /healthz and the metric say so; a silence resets only that watch', async () => {
+    // In-process, so that one informer's liveness period can be short (1.5 s instead of 75 s): the
+    // operator's own informers and client, against the real API server through the HTTPS fault proxy.
+    const s = new Scenario('f-silent');
+    let op: Operator | undefined;
+    let kube: Awaited<ReturnType<typeof createKube>> | undefined;
+    try {
+      await s.setUp();
+      local.push(() => s.tearDown());
+      const { proxy, kubeconfig } = await viaHttpFaultProxy('silent');
+      const kc = new KubeConfig();
+      kc.loadFromFile(kubeconfig);
+      kube = await createKube(kc);
+      const ref: { op?: Operator } = {};
+      const metrics = new Metrics({ informers: () => ref.op?.informerStats().map((i) => ({ name: i.name, broken: i.brokenSince !== undefined })) ?? [] });
+      op = ref.op = new Operator({
+        kube,
+        policy: { sourceNamespace: s.source, registryHosts: DEFAULT_REGISTRY_HOSTS, excludeNamespaces: [], namespaceSelector: parseSelector(s.label), serviceAccounts: 'all', orphanGraceMs: 600_000, maxSourceBytes: 16 * 1024 },
+        logger: createLogger('error'),
+        clock: { now: () => Date.now() },
+        dryRun: false,
+        workers: 4,
+        resyncPeriodMs: 3_600_000,
+        identity: `${s.id}-op`,
+        metrics,
+        // Only this informer's liveness is short: an idle watch hears a bookmark once a minute.
+        informerByName: { serviceaccounts: { livenessMs: 1500 } },
+      });
+      op.startInformers();
+      await op.waitForSync();
+      op.startWorking();
+      const health = cachesRunnable(op, { unhealthyAfterMs: 1000 });
+      const broken = async (informer: string): Promise<string | undefined> => new RegExp(`^pullsecret_operator_informer_broken\\{informer="${informer}"\\} (\\d)$`, 'm').exec(await metrics.registry.metrics())?.[1];
+      // From now on every watch of ServiceAccounts is answered and then silent; a GET of one Secret is slow.
+      proxy.setFaults((r) => (r.watch && r.path === '/api/v1/serviceaccounts' ? 'silent' : !r.watch && r.path.endsWith('/secrets/slow-probe') ? { delayMs: 6000 } : 'pass'));
+      for (const inf of Object.values(op.caches)) inf.relist(); // every watch is opened again, under the faults
+      // A request in flight across the silences: a pool reset would kill it.
+      const inFlight = kube.getSecret(s.source, 'slow-probe').then(() => 'answered', (err: unknown) => `failed: ${String(err)}`);
+      await s.waitFor('the ServiceAccount informer to count as broken', async () => (await broken('serviceaccounts')) === '1', 30_000);
+      assert.equal(await broken('namespaces'), '0', 'the other informers are not');
+      await s.waitFor('/healthz to fail after --unhealthy-after', async () => health.health?.() !== null, 10_000);
+      assert.match(health.health?.() ?? '', /a watch has been failing for \d+s/);
+      assert.equal(await inFlight, 'answered', 'the request in flight during the silences was not reset');
+      // The link heals: the next watch hears (an event), and the informer is healthy again.
+      proxy.setFaults(() => 'pass');
+      const ns = await s.namespace('heal');
+      await s.waitFor('the informer healthy again', async () => (await broken('serviceaccounts')) === '0', 30_000);
+      assert.equal(health.health?.(), null);
+      await s.waitFor('the namespace converged', () => converged(s, [ns]), 30_000);
+      figure('silent watches', { livenessMs: 1500, silentWatches: proxy.log.filter((l) => l.action === 'silent').length });
+    } finally {
+      await op?.stop();
+      kube?.close();
+      await undo();
+    }
+  });
+
+  it("a step of the wall clock (an hour forward, then two back) ends no leadership and stalls no request", async () => {
+    try {
+      const s = new Scenario('f-clock');
+      await s.setUp();
+      local.push(() => s.tearDown());
+      const name = `${s.id}-op`;
+      const coord = admin.makeApiClient(CoordinationV1Api);
+      const lease = (): Promise<V1Lease> => coord.readNamespacedLease({ namespace: IDENTITY_NAMESPACE, name: 'pullsecret-operator' });
+      const op = await replica(s, { name, env: { PSO_TEST_CLOCK_STEPS: '3600000,-7200000' }, nodeArgs: ['--import', join(REPO_ROOT, 'test', 'harness', 'clock-step.ts')] });
+      await s.waitFor('the replica to hold the Lease', async () => (await lease()).spec?.holderIdentity === name, 30_000);
+      const before1 = await createNamespaces(s, 'a', 2);
+      await s.waitFor('converged before the steps', () => converged(s, before1), 30_000);
+      // An hour forward; past the renew deadline (10 s) with room to spare; then two hours back.
+      for (const step of [1, 2]) {
+        op.child.kill('SIGUSR2');
+        await op.waitForLog((l) => l.message === 'test: wall clock stepped' && op.logs.filter((x) => x.message === 'test: wall clock stepped').length === step, 5000, `step ${step}`);
+        await sleep(12_000);
+      }
+      const rv = (await lease()).metadata?.resourceVersion;
+      const after1 = await createNamespaces(s, 'b', 3);
+      await s.waitFor('namespaces created after the steps converged', () => converged(s, after1), 20_000);
+      await s.waitFor('the Lease renewed after the steps', async () => (await lease()).metadata?.resourceVersion !== rv, 10_000);
+      assert.equal((await lease()).spec?.holderIdentity, name, 'still the leader');
+      assert.equal(op.child.exitCode, null, 'still running');
+      assert.equal((await fetch(`http://127.0.0.1:${op.httpPort}/healthz`)).status, 200);
+      assert.match(await (await fetch(`http://127.0.0.1:${op.httpPort}/metrics`)).text(), /^pullsecret_operator_leader 1$/m);
+    } finally {
+      await undo();
+    }
+  });
+
+  it('Lease renewals never wait behind the reconciler: leader election on, 2,000 namespaces converging through a slow API server, no leadership lost', async () => {
+    try {
+      const s = new Scenario('f-lane');
+      await s.setUp();
+      local.push(() => s.tearDown());
+      const names = Array.from({ length: 2000 }, (_, i) => `${s.id}-n${i}`);
+      const [k, v] = s.label.split('=') as [string, string];
+      for (let i = 0; i < names.length; i += 50) await Promise.all(names.slice(i, i + 50).map((name) => core.createNamespace({ body: { metadata: { name, labels: { [k]: v } } } })));
+      s.namespaces.push(...names);
+      const { proxy, kubeconfig } = await viaHttpFaultProxy('lane');
+      // Every request but watches and the Lease's takes 2 s more: with 32 workers writing a
+      // namespace's copies at once, more than a hundred wait for one of the 32 pooled sockets.
+      proxy.setFaults((r) => (r.watch || r.path.includes('/leases/') ? 'pass' : { delayMs: 2000 }));
+      const name = `${s.id}-op`;
+      const coord = admin.makeApiClient(CoordinationV1Api);
+      const lease = (): Promise<V1Lease> => coord.readNamespacedLease({ namespace: IDENTITY_NAMESPACE, name: 'pullsecret-operator' });
+      const op = await replica(s, { kubeconfig, name, waitSynced: false });
+      await op.waitForLog((l) => l.message === 'caches synced; reconciling', 90_000, 'the replica to lead and reconcile');
+      const from = Date.now();
+      // 40 s under load: 4 renew deadlines (10 s), 20 renewals (every 2 s).
+      const renewals = new Set<string>();
+      while (Date.now() - from < 40_000) {
+        const l = await lease();
+        assert.equal(l.spec?.holderIdentity, name, 'the leader keeps the Lease');
+        renewals.add(String(l.spec?.renewTime));
+        await sleep(1000);
+      }
+      assert.equal(op.child.exitCode, null, 'the leader is still running: it never lost its leadership');
+      const busy = proxy.log.filter((l) => l.action.startsWith('delay') && l.at >= from).length;
+      assert.ok(busy > 300, `the reconciler kept the API server busy meanwhile (${busy} slow requests)`);
+      assert.ok(renewals.size >= 10, `the Lease was renewed all along (${renewals.size} renewals seen)`);
+      // The slowness ends; everything converges, under the same leader.
+      proxy.setFaults(() => 'pass');
+      await s.waitFor('2,000 namespaces converged', async () => {
+        const l = await core.listSecretForAllNamespaces({ labelSelector: `${MANAGED}=pullsecret-operator` });
+        return l.items.filter((x) => names.includes(x.metadata?.namespace ?? '')).length === names.length * 5;
+      }, 300_000);
+      assert.equal((await lease()).spec?.holderIdentity, name);
+      figure('Lease lane under a slow API server', { namespaces: names.length, slowRequests: busy, renewalsSeen: renewals.size });
+    } finally {
+      await undo();
+    }
+  });
+
   /** An admin request to the plane (flowcontrol objects have no typed client in the harness). */
   async function adminRequest(method: string, path: string, body?: unknown): Promise<unknown> {
     const https = await import('node:https');
@@ -464,6 +619,13 @@ describe('faults on a real control plane (own plane, audit log)', { timeout: 20 
     });
   }
 });
+
+/** The sum of a metric's samples, every label set, in a Prometheus text exposition. */
+function sumOf(metrics: string, name: string): number {
+  let sum = 0;
+  for (const line of metrics.split('\n')) if (line.startsWith(`${name}{`) || line.startsWith(`${name} `)) sum += Number(line.slice(line.lastIndexOf(' ') + 1));
+  return sum;
+}
 
 /** Requests dispatched and rejected at one priority level, from the API server's /metrics. */
 function levelCounts(metrics: string, level: string): { dispatched: number; rejected: number } {

@@ -37,6 +37,18 @@ describe('command line', () => {
     }
   });
 
+  it('refuses a duration outside its range at start, with exit 2 and the range: a timer of Node would turn 1000h into 1 ms', () => {
+    for (const [flag, value, range] of [
+      ['--resync-period', '1000h', '1s to 24h'],
+      ['--sync-timeout', '600h', '1s to 24h'],
+      ['--orphan-grace', '8000h', '0s to 168h'],
+    ] as const) {
+      const r = spawnSync(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'src', 'main.ts'), flag, value], { cwd: REPO_ROOT, encoding: 'utf8', env: { PATH: process.env.PATH ?? '', KUBECONFIG: '/nonexistent' }, timeout: 30_000 });
+      assert.equal(r.status, 2, `${flag} ${value}: ${r.stderr}`);
+      assert.ok(r.stderr.includes(`${flag}: ${value} is out of range (${range})`), r.stderr);
+    }
+  });
+
   it('--dry-run --once logs the plan, writes nothing, and exits 1 because work is pending', async () => {
     // What the operator could write: ServiceAccounts and secrets of the scenario's namespaces, Events.
     // (The API server's global write counter would also count other tests' namespace deletions.)
