@@ -157,11 +157,13 @@ export class Manager {
     this.#stopping = true;
     if (outcome === 'lost') return 1;
     if (outcome === 'sync-timeout') {
-      // Nothing was written: hand the Lease over at once rather than hold it idle.
+      // Nothing was written, and the informers may hang in a LIST: no drain, just exit. A leader
+      // hands the Lease over at once rather than hold it idle; a standby has nothing to hand over
+      // and does not wait for its elector's request in flight.
       for (const r of this.#leader) r.abort?.();
       this.#o.firstSync.onMissed();
-      await this.#bounded(election ? election.stop({ release: true }).then(() => electing) : Promise.resolve());
-      await this.#bounded(this.#stopGroup(this.#always));
+      if (election?.isLeader) await this.#bounded(election.stop({ release: true }).then(() => electing));
+      else void election?.stop({ release: false });
       return 1;
     }
     // Drain while the elector keeps renewing; a lost Lease meanwhile ends the process at once.

@@ -101,6 +101,7 @@ export interface RequestInfo {
   method: string;
   path: string;
   watch: boolean;
+  userAgent?: string;
 }
 
 export interface HttpFaultProxy {
@@ -127,7 +128,7 @@ export async function startHttpFaultProxy(opts: { target: string; caPath: string
   const log: (RequestInfo & { action: string; at: number })[] = [];
   const handle = (req: IncomingMessage, res: ServerResponse): void => {
     const url = new URL(req.url ?? '/', target);
-    const info: RequestInfo = { method: req.method ?? 'GET', path: url.pathname, watch: url.searchParams.get('watch') === 'true' || url.searchParams.get('watch') === '1' };
+    const info: RequestInfo = { method: req.method ?? 'GET', path: url.pathname, watch: url.searchParams.get('watch') === 'true' || url.searchParams.get('watch') === '1', userAgent: req.headers['user-agent'] };
     const action = decide(info);
     log.push({ ...info, action: typeof action === 'string' ? action : 'delayMs' in action ? `delay ${action.delayMs}` : String(action.status), at: Date.now() });
     if (action === 'reset') {

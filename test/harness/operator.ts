@@ -118,3 +118,77 @@ export async function startOperator(opts: StartOptions): Promise<OperatorProcess
   if (opts.waitSynced ?? !once) await proc.waitForLog((x) => x.message === 'caches synced; reconciling', 20000, 'caches to sync');
   return proc;
 }
+
+/**
+ * An operator process restarted whenever it exits, as the kubelet restarts a Deployment's container
+ * (restartPolicy Always): the first restart at once, then after 10 s doubling up to 5 minutes
+ * (CrashLoopBackOff). A leader that loses its Lease exits 1 by design; in a cluster the kubelet
+ * starts it again as a standby, and so does this.
+ */
+export interface SupervisedOperator {
+  /** The process running now (the last one started). */
+  readonly current: OperatorProcess;
+  /** Every exit so far and when; each was followed by a restart (unless stop() was called). */
+  readonly exits: readonly { code: number | null; signal: NodeJS.Signals | null; at: number }[];
+  /** The log lines of every run so far, in order. */
+  readonly logs: LogLine[];
+  stderr(): string;
+  readonly httpPort: number | undefined;
+  /** Waits for a line in any run, this one or a later one. */
+  waitForLog(pred: (l: LogLine) => boolean, timeoutMs?: number, what?: string): Promise<LogLine>;
+  /** Stops supervising and stops the current process. */
+  stop(signal?: NodeJS.Signals): Promise<void>;
+}
+
+export async function startSupervised(opts: StartOptions): Promise<SupervisedOperator> {
+  const runs: OperatorProcess[] = [await startOperator(opts)];
+  const exits: { code: number | null; signal: NodeJS.Signals | null; at: number }[] = [];
+  const logs: LogLine[] = [];
+  let stopped = false;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const watch = (p: OperatorProcess): void => {
+    void p.exited.then(({ code, signal }) => {
+      logs.push(...p.logs);
+      exits.push({ code, signal, at: Date.now() });
+      if (stopped) return;
+      const delay = exits.length === 1 ? 0 : Math.min(300_000, 10_000 * 2 ** (exits.length - 2));
+      timer = setTimeout(() => {
+        if (stopped) return;
+        void startOperator({ ...opts, waitSynced: false }).then((next) => {
+          runs.push(next);
+          watch(next);
+        });
+      }, delay);
+    });
+  };
+  watch(runs[0] as OperatorProcess);
+  const current = (): OperatorProcess => runs[runs.length - 1] as OperatorProcess;
+  const all = (): LogLine[] => [...logs, ...(exits.length < runs.length ? current().logs : [])];
+  return {
+    get current() {
+      return current();
+    },
+    exits,
+    get logs() {
+      return all();
+    },
+    stderr: () => runs.map((r) => r.stderr()).join(''),
+    get httpPort() {
+      return current().httpPort;
+    },
+    async waitForLog(pred, timeoutMs = 20000, what = 'a log line') {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const hit = all().find(pred);
+        if (hit) return hit;
+        if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; stderr tail:\n${current().stderr().slice(-3000)}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    },
+    async stop(signal = 'SIGTERM') {
+      stopped = true;
+      if (timer) clearTimeout(timer);
+      await current().stop(signal);
+    },
+  };
+}
