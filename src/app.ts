@@ -11,7 +11,8 @@ import { LeaderElector, systemElectorClock, type StoppedLeading } from './kube/l
 import { errorMessage, type Logger } from './log.js';
 import { Metrics } from './metrics.js';
 import { formatSummary, inSync } from './summary.js';
-import { countByState } from './domain/status.js';
+import { sourceStatuses } from './domain/status.js';
+import { instrumentKube } from './kube/instrumented.js';
 import { namespaceStatesFromCaches } from './status.js';
 import type { Webhook } from './webhook/run.js';
 import { readVersion } from './version.js';
@@ -34,15 +35,19 @@ function syncWithin(op: Operator, ms: number): Promise<boolean> {
  * `webhookKube`: the admission webhook's own client (src/main.ts makes a second one), so that its
  * live reads never queue behind the reconciler's requests; the operator's client when not given.
  */
-export async function runOperator(config: Readonly<Config>, logger: Logger, kube: Kube, webhookKube: Kube = kube): Promise<number> {
+export async function runOperator(config: Readonly<Config>, logger: Logger, apiKube: Kube, apiWebhookKube: Kube = apiKube): Promise<number> {
   const clock = { now: () => Date.now() };
   const ref: { op?: Operator } = {};
   const metrics = new Metrics({
     defaultMetrics: true,
     depth: () => ref.op?.queue.length ?? 0,
     copies: () => ref.op?.caches.copies.size ?? 0,
-    namespaceStates: () => (ref.op?.synced ? countByState(namespaceStatesFromCaches(ref.op.caches, config.policy, clock.now())) : undefined),
+    namespaceStatuses: () => (ref.op?.synced ? namespaceStatesFromCaches(ref.op.caches, config.policy, clock.now(), (ns) => ref.op?.reconciler.foreignNames(ns) ?? new Set()) : undefined),
+    sourceStatuses: () => (ref.op?.synced ? sourceStatuses(ref.op.caches.sources.list(config.policy.sourceNamespace), config.policy) : undefined),
   });
+  // Every request to the API server counted by verb, resource and code (pullsecret_operator_api_requests_total).
+  const kube = instrumentKube(apiKube, metrics);
+  const webhookKube = apiWebhookKube === apiKube ? kube : instrumentKube(apiWebhookKube, metrics);
   const op = (ref.op = new Operator({
     kube,
     policy: config.policy,
