@@ -92,6 +92,13 @@ export class Metrics implements OperatorMetrics, WebhookMetrics {
     } = {},
   ) {
     if (opts.defaultMetrics) collectDefaultMetrics({ register: this.registry });
+    // Every series that alerts and dashboards read starts at 0: a series born at 1 has no first
+    // increment for rate() and increase() to see, and a query of an absent series returns nothing.
+    for (const result of ['success', 'error']) this.reconcileTotal.inc({ controller: CONTROLLER, result }, 0);
+    this.reconcileErrors.inc({ controller: CONTROLLER }, 0);
+    this.queueRetries.inc({ name: CONTROLLER }, 0);
+    for (const op of ['create', 'update', 'recreate', 'delete']) this.secretWrites.inc({ op }, 0);
+    for (const kind of ['secret', 'serviceaccount']) this.conflicts.inc({ kind }, 0);
     const { depth, copies, sourceStatuses } = opts;
     const namespaceStatuses = perScrape(opts.namespaceStatuses);
     this.namespaces = new Gauge({
@@ -160,6 +167,7 @@ export class Metrics implements OperatorMetrics, WebhookMetrics {
   }
 
   informerStatus(informer: string, s: InformerStatus): void {
+    this.informerRestarts.inc({ informer }, 0);
     if (s.type === 'error' || s.type === 'watch-silent') this.informerRestarts.inc({ informer });
     if (s.type === 'synced' || s.type === 'watching') this.informerLastEvent.set({ informer }, Date.now() / 1000);
   }
