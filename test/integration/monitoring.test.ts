@@ -24,7 +24,7 @@ import { CHART_DIR, Helm, buildHelm } from '../harness/helm.js';
 import { freePort } from '../harness/kube.js';
 import { parseAllYaml } from '../harness/manifests.js';
 import { type ActiveAlert, type PrometheusServer, buildPrometheus, startPrometheus } from '../harness/prometheus.js';
-import { Scenario, fixtureCopies, identityNamespace, isNotFound } from '../harness/scenario.js';
+import { MANAGED, Scenario, fixtureCopies, identityNamespace, isNotFound, mergePatch } from '../harness/scenario.js';
 
 /** Every alert's `for:` in this test (the chart's prometheusRule.forOverride). */
 const FOR = '10s';
@@ -189,9 +189,12 @@ describe('alerts and dashboard on a real Prometheus scraping the operator', () =
   });
 
   it('clears both alerts once the conditions are fixed', async () => {
-    await s.core.deleteNamespacedSecret({ namespace: blocked, name: 'all-icr-io' });
-    await s.core.deleteNamespacedSecret({ namespace: s.source, name: 'not-a-pull-secret' });
+    // The runbook's fixes: hand the user's secret over (the operator watches its label and takes it
+    // at once), and remove the secret that is not a pull secret. Each alert clears on its own.
+    await s.core.patchNamespacedSecret({ namespace: blocked, name: 'all-icr-io', body: { metadata: { labels: { [MANAGED]: 'pullsecret-operator' } } } }, mergePatch);
     await s.waitFor(`copies in ${blocked}`, async () => (await s.copies(blocked)).join() === fixtureCopies(blocked).join());
+    assert.deepEqual(await waitForAlerts('PullsecretOperatorNamespacesOutOfSync cleared', (n) => !n.includes('PullsecretOperatorNamespacesOutOfSync')), ['PullsecretOperatorSourceInvalid']);
+    await s.core.deleteNamespacedSecret({ namespace: s.source, name: 'not-a-pull-secret' });
     assert.deepEqual(await waitForAlerts('no alert firing', (n) => n.length === 0), []);
     assert.deepEqual((await prom.query('pullsecret_operator_namespace_problems')).result, []);
   });
