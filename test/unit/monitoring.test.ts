@@ -12,6 +12,7 @@ import { test } from 'node:test';
 import { ROWS, dashboard } from '../../scripts/monitoring/dashboard.js';
 import { DASHBOARD_FILE, drift, generatedFiles } from '../../scripts/monitoring/generate.js';
 import { ALERTS, RUNBOOK_BASE, ruleGroups } from '../../scripts/monitoring/rules.js';
+import { Metrics } from '../../src/metrics.js';
 import { parseAllYaml } from '../harness/manifests.js';
 import { REPO_ROOT } from '../harness/operator.js';
 
@@ -124,4 +125,12 @@ test('dashboard: TestAnswersTheAdminsQuestions', () => {
   );
   assert.ok(exprs.some((e) => e.expr.includes('pullsecret_operator_webhook_admission_duration_seconds_bucket')));
   assert.ok(exprs.some((e) => e.expr.includes('pullsecret_operator_namespace_problems')));
+});
+
+test('docs: TestEveryMetricAndPanelDescribed', async () => {
+  const docs = readFileSync(join(REPO_ROOT, 'docs', 'monitoring.md'), 'utf8');
+  const names = (await new Metrics().registry.getMetricsAsJSON()).map((m) => m.name);
+  assert.ok(names.length > 15);
+  for (const n of names) assert.ok(docs.includes(`\`${n}\``), `docs/monitoring.md lists the metric ${n}`);
+  for (const p of panels) assert.ok(docs.includes(`**${p.title}**`), `docs/monitoring.md describes the panel "${p.title}"`);
 });
