@@ -10,7 +10,8 @@
  *
  * At scale, against a floor: `npm run bench -- scale` (see scripts/bench-scale.ts); memory under
  * namespace churn: `npm run bench -- churn`; the first-deploy race with and without the webhook:
- * `npm run bench -- race` (scripts/bench-race.ts).
+ * `npm run bench -- race` (scripts/bench-race.ts); what the webhook adds to a ServiceAccount create:
+ * `npm run bench -- webhook` (scripts/bench-webhook.ts).
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -20,12 +21,13 @@ import { CoreV1Api, KubeConfig, type V1Secret, Watch } from '@kubernetes/client-
 import { startControlPlane } from '../test/harness/control-plane.js';
 import { churnBench, scaleBench } from './bench-scale.js';
 import { raceBench } from './bench-race.js';
+import { webhookBench } from './bench-webhook.js';
 import { applyIbmSecrets } from '../test/harness/fixtures.js';
 import { apiserverMetrics, apiserverWrites } from '../test/harness/kube.js';
 import { startOperator } from '../test/harness/operator.js';
 
 const sub = process.argv[2];
-const { values } = sub === 'scale' || sub === 'churn' || sub === 'race' ? { values: { namespaces: '0' } } : parseArgs({ options: { namespaces: { type: 'string', default: '30' } } });
+const { values } = sub === 'scale' || sub === 'churn' || sub === 'race' || sub === 'webhook' ? { values: { namespaces: '0' } } : parseArgs({ options: { namespaces: { type: 'string', default: '30' } } });
 const N = Number(values.namespaces);
 const COPIES = 5; // the IBM fixtures give five copies per namespace
 
@@ -136,4 +138,5 @@ async function main(): Promise<void> {
 if (sub === 'scale') await scaleBench(process.argv.slice(3));
 else if (sub === 'churn') await churnBench(process.argv.slice(3));
 else if (sub === 'race') await raceBench(process.argv.slice(3));
+else if (sub === 'webhook') await webhookBench(process.argv.slice(3));
 else await main();

@@ -16,7 +16,8 @@ import { errorMessage, type Logger } from './log.js';
 import { Manager, type Runnable } from './manager.js';
 import { Metrics } from './metrics.js';
 import { formatSummary, inSync } from './summary.js';
-import { countByState } from './domain/status.js';
+import { sourceStatuses } from './domain/status.js';
+import { instrumentKube } from './kube/instrumented.js';
 import { namespaceStatesFromCaches } from './status.js';
 import type { WebhookRunnable } from './webhook/run.js';
 import { readVersion } from './version.js';
@@ -33,17 +34,20 @@ export interface Clients {
 
 /** Runs the operator until it is signalled; resolves its exit code. */
 export async function runOperator(config: Readonly<Config>, logger: Logger, clients: Clients): Promise<number> {
-  const { kube } = clients;
   const clock = { now: () => Date.now() };
   const ref: { op?: Operator; webhook?: WebhookRunnable } = {};
   const metrics = new Metrics({
     defaultMetrics: true,
     depth: () => ref.op?.queue.length ?? 0,
     copies: () => ref.op?.caches.copies.size ?? 0,
-    namespaceStates: () => (ref.op?.synced ? countByState(namespaceStatesFromCaches(ref.op.caches, config.policy, clock.now())) : undefined),
+    namespaceStatuses: () => (ref.op?.synced ? namespaceStatesFromCaches(ref.op.caches, config.policy, clock.now(), (ns) => ref.op?.reconciler.foreignNames(ns) ?? new Set()) : undefined),
+    sourceStatuses: () => (ref.op?.synced ? sourceStatuses(ref.op.caches.sources.list(config.policy.sourceNamespace), config.policy) : undefined),
     informers: () => ref.op?.informerStats().map((i) => ({ name: i.name, broken: i.brokenSince !== undefined })) ?? [],
     ...(config.webhook.enabled && !config.once ? { webhookServing: () => ref.webhook?.serving ?? false } : {}),
   });
+  // Every request to the API server counted by verb, resource and code (pullsecret_operator_api_requests_total).
+  const kube = instrumentKube(clients.kube, metrics);
+  const webhookKube = clients.webhookKube === undefined || clients.webhookKube === clients.kube ? kube : instrumentKube(clients.webhookKube, metrics);
   const op = (ref.op = new Operator({
     kube,
     policy: config.policy,
@@ -103,7 +107,6 @@ export async function runOperator(config: Readonly<Config>, logger: Logger, clie
     // Loaded only when switched on: its certificate library (node-forge) costs some 5 MiB of RSS at
     // load, which an operator without the webhook should not pay (scale benchmark, README).
     const { WebhookRunnable } = await import('./webhook/run.js');
-    const webhookKube = clients.webhookKube ?? kube;
     const recorder = new EventRecorder({
       kube: webhookKube,
       clock,

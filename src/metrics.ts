@@ -6,11 +6,33 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import type { OperatorMetrics } from './controller/operator.js';
 import type { InformerStatus } from './kube/informers.js';
 import type { WorkQueueEvent } from './controller/workqueue.js';
-import { NAMESPACE_STATES, type NamespaceStateName } from './domain/status.js';
+import { NAMESPACE_STATES, SOURCE_STATES, type NamespaceStatus, type SourceStatus, countByState, countSources } from './domain/status.js';
 import type { WebhookStatusMetrics } from './webhook/run.js';
 import type { TlsProblemReason } from './webhook/tls.js';
 
 const CONTROLLER = 'pullsecret';
+
+/**
+ * Out-of-sync namespaces listed by name in pullsecret_operator_namespace_problems: the first ones in
+ * name order. A label per namespace is safe only because it is bounded: a series exists only while
+ * its namespace is out of sync, and never for more than this many namespaces (times the few problem
+ * kinds), however large the cluster or however broken. The total is pullsecret_operator_namespaces.
+ */
+export const LISTED_NAMESPACES = 50;
+
+/** How long one computation of the namespaces' states serves the gauges built on it: one scrape. */
+const SCRAPE_MEMO_MS = 1000;
+
+/** `f`, computed at most once per SCRAPE_MEMO_MS: the gauges that read it are collected in one scrape. */
+function perScrape<T>(f: (() => T) | undefined): () => T | undefined {
+  let memo: { at: number; value: T } | undefined;
+  return () => {
+    if (!f) return undefined;
+    const now = Date.now();
+    if (!memo || now - memo.at > SCRAPE_MEMO_MS || now < memo.at) memo = { at: now, value: f() };
+    return memo.value;
+  };
+}
 
 export class Metrics implements OperatorMetrics, WebhookStatusMetrics {
   readonly registry = new Registry();
@@ -35,6 +57,14 @@ export class Metrics implements OperatorMetrics, WebhookStatusMetrics {
   readonly leader = new Gauge({ name: 'pullsecret_operator_leader', help: '1 when this replica is the leader', registers: [this.registry] });
   readonly events = new Counter({ name: 'pullsecret_operator_events_total', help: 'Warning Events recorded, by reason', labelNames: ['reason'], registers: [this.registry] });
   readonly namespaces: Gauge<'state'>;
+  readonly namespaceProblems: Gauge<'target_namespace' | 'problem'>;
+  readonly sources: Gauge<'state'>;
+  readonly apiRequests = new Counter({
+    name: 'pullsecret_operator_api_requests_total',
+    help: 'Requests to the API server, by verb, resource and HTTP status code (<error>: no answer)',
+    labelNames: ['verb', 'resource', 'code'],
+    registers: [this.registry],
+  });
   readonly admissions = new Counter({
     name: 'pullsecret_operator_webhook_admissions_total',
     help: 'ServiceAccount creations the webhook answered, by result (patched, unchanged, error: admitted unchanged)',
@@ -58,12 +88,17 @@ export class Metrics implements OperatorMetrics, WebhookStatusMetrics {
   readonly informerBroken: Gauge<'informer'>;
   readonly webhookServing: Gauge | undefined;
 
+  /**
+   * `namespaceStatuses` and `sourceStatuses`: the states `pullsecret-operator status` reports, from
+   * the caches; undefined until they have synced (the gauges then have no series).
+   */
   constructor(
     opts: {
       defaultMetrics?: boolean;
       depth?: () => number;
       copies?: () => number;
-      namespaceStates?: () => Record<NamespaceStateName, number> | undefined;
+      namespaceStatuses?: () => readonly NamespaceStatus[] | undefined;
+      sourceStatuses?: () => readonly SourceStatus[] | undefined;
       /** Each informer and whether it counts as broken now (failing, or its watches silent again and again). */
       informers?: () => readonly { name: string; broken: boolean }[];
       /** With the webhook on: whether it serves. Without, the gauge is not exported. */
@@ -71,7 +106,15 @@ export class Metrics implements OperatorMetrics, WebhookStatusMetrics {
     } = {},
   ) {
     if (opts.defaultMetrics) collectDefaultMetrics({ register: this.registry });
-    const { depth, copies, namespaceStates, informers, webhookServing } = opts;
+    // Every series that alerts and dashboards read starts at 0: a series born at 1 has no first
+    // increment for rate() and increase() to see, and a query of an absent series returns nothing.
+    for (const result of ['success', 'error']) this.reconcileTotal.inc({ controller: CONTROLLER, result }, 0);
+    this.reconcileErrors.inc({ controller: CONTROLLER }, 0);
+    this.queueRetries.inc({ name: CONTROLLER }, 0);
+    for (const op of ['create', 'update', 'recreate', 'delete']) this.secretWrites.inc({ op }, 0);
+    for (const kind of ['secret', 'serviceaccount']) this.conflicts.inc({ kind }, 0);
+    const { depth, copies, sourceStatuses, informers, webhookServing } = opts;
+    const namespaceStatuses = perScrape(opts.namespaceStatuses);
     this.informerBroken = new Gauge({
       name: 'pullsecret_operator_informer_broken',
       help: '1 while the informer counts as broken: its list or watch failing, or its watches hearing nothing, not even a bookmark, twice in a row (2 x 75 s)',
@@ -91,14 +134,41 @@ export class Metrics implements OperatorMetrics, WebhookStatusMetrics {
           },
         })
       : undefined;
+    // The certificate errors' series exist from the start (at 0) when the webhook is on.
+    if (webhookServing) for (const reason of ['foreign-secret', 'forbidden', 'error']) this.webhookCertificateErrors.inc({ reason }, 0);
     this.namespaces = new Gauge({
       name: 'pullsecret_operator_namespaces',
       help: 'Namespaces by state, as `pullsecret-operator status` reports them (from the caches, once synced)',
       labelNames: ['state'],
       registers: [this.registry],
       collect() {
-        const counts = namespaceStates?.();
-        if (counts) for (const s of NAMESPACE_STATES) this.set({ state: s }, counts[s]);
+        const statuses = namespaceStatuses();
+        if (!statuses) return;
+        const counts = countByState(statuses);
+        for (const s of NAMESPACE_STATES) this.set({ state: s }, counts[s]);
+      },
+    });
+    this.namespaceProblems = new Gauge({
+      name: 'pullsecret_operator_namespace_problems',
+      help: `Problems of each out-of-sync namespace, by kind (the first ${LISTED_NAMESPACES} out-of-sync namespaces in name order; none while all are in sync)`,
+      labelNames: ['target_namespace', 'problem'],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        const outOfSync = (namespaceStatuses() ?? []).filter((s) => s.state === 'out-of-sync').slice(0, LISTED_NAMESPACES);
+        for (const s of outOfSync) for (const kind of s.kinds) this.inc({ target_namespace: s.namespace, problem: kind });
+      },
+    });
+    this.sources = new Gauge({
+      name: 'pullsecret_operator_sources',
+      help: 'Secrets of the source namespace that are pull secrets or labelled, by state: copied, invalid (cannot be copied), ignored (not copied by design)',
+      labelNames: ['state'],
+      registers: [this.registry],
+      collect() {
+        const statuses = sourceStatuses?.();
+        if (!statuses) return;
+        const counts = countSources(statuses);
+        for (const s of SOURCE_STATES) this.set({ state: s }, counts[s]);
       },
     });
     this.queueDepth = new Gauge({
@@ -132,6 +202,7 @@ export class Metrics implements OperatorMetrics, WebhookStatusMetrics {
   }
 
   informerStatus(informer: string, s: InformerStatus): void {
+    this.informerRestarts.inc({ informer }, 0);
     if (s.type === 'error' || s.type === 'watch-silent') this.informerRestarts.inc({ informer });
     if (s.type === 'synced' || s.type === 'watching') this.informerLastEvent.set({ informer }, Date.now() / 1000);
   }
@@ -159,6 +230,10 @@ export class Metrics implements OperatorMetrics, WebhookStatusMetrics {
 
   certificateError(reason: TlsProblemReason): void {
     this.webhookCertificateErrors.inc({ reason });
+  }
+
+  apiRequest(verb: string, resource: string, code: string): void {
+    this.apiRequests.inc({ verb, resource, code });
   }
 
   admission(result: 'patched' | 'unchanged' | 'error', live: boolean, seconds: number): void {

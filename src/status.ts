@@ -46,17 +46,17 @@ function report(view: View, policy: Policy, now: number): StatusReport {
 
 /**
  * The states of every namespace, from the running operator's caches. A name held by a foreign
- * secret shows as a copy still to be made: out of sync either way.
+ * secret shows as a copy still to be made unless `foreign` knows it (the reconciler learns such
+ * names when a create finds them): out of sync either way.
  */
-export function namespaceStatesFromCaches(caches: Caches, policy: Policy, now: number): NamespaceStatus[] {
-  const none = new Set<string>();
+export function namespaceStatesFromCaches(caches: Caches, policy: Policy, now: number, foreign: (namespace: string) => ReadonlySet<string> = () => new Set()): NamespaceStatus[] {
   return report(
     {
       namespaces: caches.namespaces.list(),
       sources: caches.sources.list(policy.sourceNamespace),
       copies: (ns) => caches.copies.list(ns),
       serviceAccounts: (ns) => caches.serviceAccounts.list(ns),
-      foreign: () => none,
+      foreign,
     },
     policy,
     now,

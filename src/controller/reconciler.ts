@@ -98,6 +98,11 @@ export class Reconciler {
     this.expectations.forgetNamespace(namespace);
   }
 
+  /** Names in `namespace` known to be held by secrets that are not ours (why it is out of sync, for the metrics). */
+  foreignNames(namespace: string): ReadonlySet<string> {
+    return this.#foreign.get(namespace) ?? new Set();
+  }
+
   /** The last outcome of each namespace reconciled. */
   get outcomes(): ReadonlyMap<string, Outcome> {
     return this.#outcomes;

@@ -12,6 +12,14 @@ import type { SecretLike } from './types.js';
 export const NAMESPACE_STATES = ['in-sync', 'out-of-sync', 'excluded', 'opted-out', 'terminating'] as const;
 export type NamespaceStateName = (typeof NAMESPACE_STATES)[number];
 
+/** What a problem of a namespace is about: `kinds[i]` names the kind of `problems[i]`. */
+export const PROBLEM_KINDS = ['copy-missing', 'copy-outdated', 'copy-recreate', 'copy-to-delete', 'foreign-secret', 'invalid-name', 'name-collision', 'serviceaccount-missing', 'serviceaccount-extra'] as const;
+export type ProblemKind = (typeof PROBLEM_KINDS)[number];
+
+/** A secret of the source namespace: copied; invalid (meant to be copied, and cannot be); ignored (not copied, by design). */
+export const SOURCE_STATES = ['copied', 'invalid', 'ignored'] as const;
+export type SourceStateName = (typeof SOURCE_STATES)[number];
+
 export interface NamespaceStatus {
   namespace: string;
   state: NamespaceStateName;
@@ -25,12 +33,15 @@ export interface NamespaceStatus {
   foreign: string[];
   /** Everything that differs from the desired state, one sentence each. Empty when in sync. */
   problems: string[];
+  /** The kind of each problem, in the same order. */
+  kinds: ProblemKind[];
 }
 
 export interface SourceStatus {
   name: string;
   ref: string;
   copied: boolean;
+  state: SourceStateName;
   reason: string;
 }
 
@@ -44,7 +55,11 @@ export function namespaceStatus(state: NamespaceState, policy: Policy): Namespac
   if (!ns) return undefined;
   const plan = planNamespace(state, policy);
   const copies = state.copies.filter(isManaged).map((c) => c.metadata.name).sort();
-  const out: NamespaceStatus = { namespace: ns.metadata.name, state: 'in-sync', copies, serviceAccounts: [], foreign: [], problems: [] };
+  const out: NamespaceStatus = { namespace: ns.metadata.name, state: 'in-sync', copies, serviceAccounts: [], foreign: [], problems: [], kinds: [] };
+  const problem = (kind: ProblemKind, text: string): void => {
+    out.problems.push(text);
+    out.kinds.push(kind);
+  };
   const v = plan.verdict;
   if (v.kind === 'hands-off') {
     out.state = v.reason === 'terminating' ? 'terminating' : 'excluded';
@@ -57,17 +72,17 @@ export function namespaceStatus(state: NamespaceState, policy: Policy): Namespac
   }
   for (const a of plan.upserts) {
     const name = a.op === 'delete' ? a.name : a.secret.metadata.name;
-    if (a.op === 'create') out.problems.push(`copy ${name} of ${a.source} is missing`);
-    else if (a.op === 'update') out.problems.push(`copy ${name} differs from its source ${a.source}`);
-    else if (a.op === 'recreate') out.problems.push(`copy ${name} must be recreated: ${a.reason}`);
+    if (a.op === 'create') problem('copy-missing', `copy ${name} of ${a.source} is missing`);
+    else if (a.op === 'update') problem('copy-outdated', `copy ${name} differs from its source ${a.source}`);
+    else if (a.op === 'recreate') problem('copy-recreate', `copy ${name} must be recreated: ${a.reason}`);
   }
-  for (const a of plan.deletes) if (a.op === 'delete') out.problems.push(`copy ${a.name} is to be deleted: ${a.reason}`);
+  for (const a of plan.deletes) if (a.op === 'delete') problem('copy-to-delete', `copy ${a.name} is to be deleted: ${a.reason}`);
   for (const r of plan.reports) {
     if (r.kind === 'foreign') {
       out.foreign.push(r.name);
-      out.problems.push(`secret ${r.name} is not managed by pullsecret-operator: no copy of ${r.source} (label it ${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE} to hand it over)`);
-    } else if (r.kind === 'invalid-name') out.problems.push(`no copy of ${r.source}: ${r.reason}`);
-    else out.problems.push(`${r.source} and ${r.winner} both map to ${r.name}; only ${r.winner} is copied`);
+      problem('foreign-secret', `secret ${r.name} is not managed by pullsecret-operator: no copy of ${r.source} (label it ${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE} to hand it over)`);
+    } else if (r.kind === 'invalid-name') problem('invalid-name', `no copy of ${r.source}: ${r.reason}`);
+    else problem('name-collision', `${r.source} and ${r.winner} both map to ${r.name}; only ${r.winner} is copied`);
   }
   const byName = new Map(state.serviceAccounts.map((sa) => [sa.metadata.name, sa]));
   for (const a of planServiceAccounts(v, state.serviceAccounts, plan.wanted, policy)) {
@@ -77,8 +92,8 @@ export function namespaceStatus(state: NamespaceState, policy: Policy): Namespac
     const extra = [...current].filter((n): n is string => n !== undefined && !next.has(n));
     if (missing.length === 0 && extra.length === 0) continue; // only the annotation differs
     out.serviceAccounts.push({ name: a.name, missing, extra });
-    if (missing.length > 0) out.problems.push(`ServiceAccount ${a.name} lacks ${missing.join(', ')}`);
-    if (extra.length > 0) out.problems.push(`ServiceAccount ${a.name} still lists ${extra.join(', ')}`);
+    if (missing.length > 0) problem('serviceaccount-missing', `ServiceAccount ${a.name} lacks ${missing.join(', ')}`);
+    if (extra.length > 0) problem('serviceaccount-extra', `ServiceAccount ${a.name} still lists ${extra.join(', ')}`);
   }
   if (v.kind === 'target' && out.problems.length > 0) out.state = 'out-of-sync';
   return out;
@@ -90,15 +105,15 @@ export function sourceStatuses(secrets: readonly SecretLike[], policy: Policy): 
   for (const s of [...secrets].sort((a, b) => a.metadata.name.localeCompare(b.metadata.name))) {
     const ref = sourceRef(policy.sourceNamespace, s.metadata.name);
     if (isManaged(s)) {
-      out.push({ name: s.metadata.name, ref, copied: false, reason: 'a copy made by pullsecret-operator: never copied again' });
+      out.push({ name: s.metadata.name, ref, copied: false, state: 'ignored', reason: 'a copy made by pullsecret-operator: never copied again' });
       continue;
     }
     const c = classifySource(s, policy.registryHosts);
     if (c.kind === 'source') {
       const why = s.metadata.labels?.[COPY_LABEL] === 'true' ? `labelled ${COPY_LABEL}=true` : `a pull secret for ${c.hosts.join(', ')}`;
-      out.push({ name: s.metadata.name, ref, copied: true, reason: why });
-    } else if (c.kind === 'invalid') out.push({ name: s.metadata.name, ref, copied: false, reason: `invalid: ${c.reason}` });
-    else if (c.reason !== 'not a pull secret') out.push({ name: s.metadata.name, ref, copied: false, reason: c.reason });
+      out.push({ name: s.metadata.name, ref, copied: true, state: 'copied', reason: why });
+    } else if (c.kind === 'invalid') out.push({ name: s.metadata.name, ref, copied: false, state: 'invalid', reason: `invalid: ${c.reason}` });
+    else if (c.reason !== 'not a pull secret') out.push({ name: s.metadata.name, ref, copied: false, state: 'ignored', reason: c.reason });
   }
   return out;
 }
@@ -111,6 +126,13 @@ export function allCovered(statuses: readonly NamespaceStatus[]): boolean {
 /** Namespaces by state, every state present (0 when none). */
 export function countByState(statuses: readonly NamespaceStatus[]): Record<NamespaceStateName, number> {
   const out = Object.fromEntries(NAMESPACE_STATES.map((s) => [s, 0])) as Record<NamespaceStateName, number>;
+  for (const s of statuses) out[s.state]++;
+  return out;
+}
+
+/** Sources by state, every state present (0 when none). */
+export function countSources(statuses: readonly SourceStatus[]): Record<SourceStateName, number> {
+  const out = Object.fromEntries(SOURCE_STATES.map((s) => [s, 0])) as Record<SourceStateName, number>;
   for (const s of statuses) out[s.state]++;
   return out;
 }

@@ -3,29 +3,18 @@
  * plane's binaries), run with its config, cache and data in a folder of the test's own so that
  * nothing of the user's helm setup is read or written.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { runBuildScript } from './build-script.js';
 import { REPO_ROOT } from './operator.js';
 
 export const CHART_DIR = join(REPO_ROOT, 'charts', 'pullsecret-operator');
 
 /** Runs test/helm/build.sh (a cold build takes minutes; progress on our stderr) and returns the helm binary. */
 export async function buildHelm(): Promise<string> {
-  const script = join(REPO_ROOT, 'test', 'helm', 'build.sh');
-  const child = spawn('bash', [script], { stdio: ['ignore', 'pipe', 'inherit'] });
-  let out = '';
-  child.stdout.setEncoding('utf8');
-  child.stdout.on('data', (d: string) => (out += d));
-  const code = await new Promise<number | null>((res, rej) => {
-    child.on('error', rej);
-    child.on('close', res);
-  });
-  if (code !== 0) throw new Error(`${script} failed with exit code ${String(code)}`);
-  const dir = out.trim().split('\n').pop()?.trim() ?? '';
-  if (!dir) throw new Error(`${script} printed no folder`);
-  return join(dir, 'helm');
+  return join(await runBuildScript(join(REPO_ROOT, 'test', 'helm', 'build.sh')), 'helm');
 }
 
 export interface HelmResult {

@@ -40,6 +40,8 @@ export const MANIFESTS_DIR = join(REPO_ROOT, 'manifests');
 export const BASE_DIR = join(MANIFESTS_DIR, 'base');
 /** The OpenShift overlay: the base without a fixed runAsUser/runAsGroup. */
 export const OPENSHIFT_DIR = join(MANIFESTS_DIR, 'openshift');
+/** The monitoring objects (ServiceMonitor, PrometheusRule, dashboard ConfigMap): kubectl apply -k manifests/monitoring/. */
+export const MONITORING_DIR = join(MANIFESTS_DIR, 'monitoring');
 
 export interface ImageOverride {
   name: string;

@@ -13,7 +13,7 @@ import { after, before, describe, it } from 'node:test';
 import { AppsV1Api, KubeConfig, RbacAuthorizationV1Api, type V1Deployment } from '@kubernetes/client-node';
 import { CHART_DIR, Helm, buildHelm } from '../harness/helm.js';
 import { testKubectl } from '../harness/kube.js';
-import { CLUSTER_SCOPED_KINDS, MANIFESTS_DIR, OPENSHIFT_DIR, type Obj, StrictObjectApi, containersOf, fixedIds, kustomize, objectKey, parseAllYaml, serviceAccountUser, waitForAdmissionPolicy, writeTokenKubeconfig } from '../harness/manifests.js';
+import { CLUSTER_SCOPED_KINDS, MANIFESTS_DIR, MONITORING_DIR, OPENSHIFT_DIR, type Obj, StrictObjectApi, containersOf, fixedIds, kustomize, objectKey, parseAllYaml, serviceAccountUser, waitForAdmissionPolicy, writeTokenKubeconfig } from '../harness/manifests.js';
 import { REPO_ROOT, startOperator } from '../harness/operator.js';
 import { Scenario, assertNoDenial, fixtureCopies, isNotFound } from '../harness/scenario.js';
 
@@ -81,6 +81,49 @@ describe('charts/pullsecret-operator, rendered', () => {
     const chart = template(ns, 'openshift=true');
     assert.deepEqual(chart.flatMap((o) => fixedIds(o).map((p) => `${objectKey(o)}${p}`)), []);
     assert.deepEqual(byKey(chart), byKey(overlay.filter((o) => o.kind !== 'Namespace')));
+  });
+
+  it('renders no monitoring object by default, and no custom resource of the Prometheus Operator unless asked', () => {
+    const kinds = template('pullsecret-operator').map((o) => o.kind);
+    assert.ok(!kinds.some((k) => k === 'ServiceMonitor' || k === 'PrometheusRule'));
+    assert.ok(!template('pullsecret-operator').some((o) => o.apiVersion.startsWith('monitoring.coreos.com/')));
+    assert.ok(!template('pullsecret-operator').some((o) => o.kind === 'ConfigMap'), 'no dashboard ConfigMap');
+    // Each switch renders its own object only: the dashboard needs no CRD, the other two do.
+    const only = (set: string): string[] => template('pullsecret-operator', set).filter((o) => !template('pullsecret-operator').some((d) => objectKey(d) === objectKey(o))).map(objectKey);
+    assert.deepEqual(only('serviceMonitor.enabled=true'), ['ServiceMonitor/pullsecret-operator/pullsecret-operator']);
+    assert.deepEqual(only('prometheusRule.enabled=true'), ['PrometheusRule/pullsecret-operator/pullsecret-operator']);
+    assert.deepEqual(only('grafanaDashboard.enabled=true'), ['ConfigMap/pullsecret-operator/pullsecret-operator-dashboard']);
+  });
+
+  it('with serviceMonitor, prometheusRule and grafanaDashboard enabled renders exactly `kubectl kustomize manifests/` and `manifests/monitoring/` (the Namespace aside), and passes helm lint --strict', () => {
+    const on = ['serviceMonitor.enabled=true', 'prometheusRule.enabled=true', 'grafanaDashboard.enabled=true'];
+    const manifests = [...kustomize(testKubectl(), MANIFESTS_DIR), ...kustomize(testKubectl(), MONITORING_DIR)];
+    const ns = manifests.find((o) => o.kind === 'Namespace')?.metadata.name ?? '';
+    const expected = byKey(manifests.filter((o) => o.kind !== 'Namespace'));
+    const chart = byKey(template(ns, ...on));
+    assert.deepEqual([...chart.keys()].sort(), [...expected.keys()].sort());
+    for (const [k, o] of expected) assert.deepEqual(chart.get(k), o, k);
+    const lint = helm.ok(['lint', '--strict', CHART_DIR, ...on.flatMap((x) => ['--set', x])]);
+    assert.match(lint, /1 chart\(s\) linted, 0 chart\(s\) failed/);
+  });
+
+  it('renders the monitoring values: extra labels, the dashboard\'s namespace and annotations, the scrape interval, shortened for: durations', () => {
+    const objs = template('ops', 'serviceMonitor.enabled=true', 'serviceMonitor.interval=15s', 'serviceMonitor.labels.release=kps', 'prometheusRule.enabled=true', 'prometheusRule.labels.release=kps', 'prometheusRule.forOverride=10s', 'grafanaDashboard.enabled=true', 'grafanaDashboard.namespace=grafana', 'grafanaDashboard.labels.team=platform', 'grafanaDashboard.annotations.grafana_folder=Operators');
+    const sm = objs.find((o) => o.kind === 'ServiceMonitor') as Obj & { spec: { endpoints: { interval: string; port: string }[] } };
+    assert.equal(sm.metadata.namespace, 'ops');
+    assert.equal((sm.metadata['labels'] as Record<string, string>)['release'], 'kps');
+    assert.deepEqual(sm.spec.endpoints.map((e) => [e.port, e.interval]), [['http', '15s']]);
+    const rule = objs.find((o) => o.kind === 'PrometheusRule') as Obj & { spec: { groups: { rules: { for: string; annotations: Record<string, string> }[] }[] } };
+    assert.equal((rule.metadata['labels'] as Record<string, string>)['release'], 'kps');
+    const rules = rule.spec.groups.flatMap((g) => g.rules);
+    assert.ok(rules.length > 0 && rules.every((r) => r.for === '10s'));
+    // Prometheus's own templates survive helm's.
+    assert.ok(rules.some((r) => (r.annotations['description'] ?? '').includes('{{ $labels.instance }}')));
+    const cm = objs.find((o) => o.kind === 'ConfigMap') as Obj & { data: Record<string, string> };
+    assert.equal(cm.metadata.namespace, 'grafana');
+    assert.deepEqual(cm.metadata['labels'], { 'app.kubernetes.io/name': 'pullsecret-operator', 'app.kubernetes.io/part-of': 'pullsecret-operator', grafana_dashboard: '1', team: 'platform' });
+    assert.deepEqual(cm.metadata['annotations'], { grafana_folder: 'Operators' });
+    assert.equal(cm.data['pullsecret-operator-dashboard.json'], readFileSync(join(REPO_ROOT, 'monitoring', 'pullsecret-operator-dashboard.json'), 'utf8'));
   });
 
   it('renders its values: namespace, image tag and digest, replicas, resources, log level, flags, pull secrets', () => {

@@ -13,7 +13,7 @@ import { Registry } from 'prom-client';
 import { FLAGS, loadConfig } from '../../src/config.js';
 import { startHttpServer } from '../../src/http/server.js';
 import { testKubeConfig, testKubectl, waitFor } from '../harness/kube.js';
-import { BASE_DIR, CLUSTER_SCOPED_KINDS, KUSTOMIZE_CLUSTER_SCOPED_KINDS, MANIFESTS_DIR, OPENSHIFT_DIR, fixedIds, kustomize, objectKey, type Obj, StrictObjectApi, containersOf, loadManifestFiles, parseAllYaml, parseImage, readKustomization, render } from '../harness/manifests.js';
+import { BASE_DIR, CLUSTER_SCOPED_KINDS, KUSTOMIZE_CLUSTER_SCOPED_KINDS, MANIFESTS_DIR, MONITORING_DIR, OPENSHIFT_DIR, fixedIds, kustomize, objectKey, type Obj, StrictObjectApi, containersOf, loadManifestFiles, parseAllYaml, parseImage, readKustomization, render } from '../harness/manifests.js';
 import { REPO_ROOT } from '../harness/operator.js';
 
 const kustomization = readKustomization();
@@ -176,6 +176,46 @@ describe('manifests/ on the API server', () => {
     assert.equal(r.status, 0, r.stderr);
     for (const kind of ['namespace', 'serviceaccount', 'clusterrole.rbac.authorization.k8s.io', 'deployment.apps', 'poddisruptionbudget.policy']) {
       assert.match(r.stdout, new RegExp(`^${kind.replace(/\./g, '\\.')}/\\S+ (created|configured|unchanged) \\(server dry run\\)$`, 'm'), r.stdout);
+    }
+  });
+});
+
+describe('manifests/monitoring/ (kubectl apply -k manifests/monitoring/)', () => {
+  const objs = kustomize(testKubectl(), MONITORING_DIR);
+
+  it('lists every file of the folder, and renders a ServiceMonitor, a PrometheusRule and the dashboard ConfigMap in the operator namespace', () => {
+    const k = parseAllYaml<{ resources: string[] }>(readFileSync(join(MONITORING_DIR, 'kustomization.yaml'), 'utf8'))[0];
+    assert.deepEqual([...(k?.resources ?? [])].sort(), readdirSync(MONITORING_DIR).filter((f) => /\.ya?ml$/.test(f) && f !== 'kustomization.yaml').sort());
+    assert.deepEqual(objs.map((o) => `${o.apiVersion} ${o.kind}/${o.metadata.namespace ?? ''}/${o.metadata.name}`).sort(), [
+      'monitoring.coreos.com/v1 PrometheusRule/pullsecret-operator/pullsecret-operator',
+      'monitoring.coreos.com/v1 ServiceMonitor/pullsecret-operator/pullsecret-operator',
+      'v1 ConfigMap/pullsecret-operator/pullsecret-operator-dashboard',
+    ]);
+  });
+
+  it("selects the metrics Service's pods and port, which the alert rules' job names", () => {
+    const sm = objs.find((o) => o.kind === 'ServiceMonitor') as Obj & { spec: { selector: { matchLabels: Record<string, string> }; endpoints: { port: string; path: string }[] } };
+    const services = rendered.filter((m) => m.obj.kind === 'Service').map((m) => m.obj as Obj & { metadata: { labels: Record<string, string> }; spec: { ports: { name: string }[] } });
+    const selected = services.filter((svc) => Object.entries(sm.spec.selector.matchLabels).every(([k, v]) => svc.metadata.labels[k] === v));
+    // Both Services carry the labels; only the metrics one has the port named http.
+    const scraped = selected.filter((svc) => svc.spec.ports.some((p) => sm.spec.endpoints.some((e) => e.port === p.name)));
+    assert.deepEqual(scraped.map((svc) => svc.metadata.name), ['pullsecret-operator-metrics']);
+    assert.deepEqual(sm.spec.endpoints.map((e) => e.path), ['/metrics']);
+    const rule = objs.find((o) => o.kind === 'PrometheusRule') as Obj & { spec: { groups: { rules: { expr: string }[] }[] } };
+    for (const r of rule.spec.groups.flatMap((g) => g.rules)) assert.match(r.expr, /job="pullsecret-operator-metrics"/);
+  });
+
+  it('has a dashboard ConfigMap that the API server accepts under strict field validation (the other two need the Prometheus Operator CRDs)', async () => {
+    const api = StrictObjectApi.make(testKubeConfig());
+    const core = testKubeConfig().makeApiClient(CoreV1Api);
+    const cm = objs.find((o) => o.kind === 'ConfigMap') as Obj;
+    const ns = `pso-monitoring-dry-run-${process.pid}`;
+    await core.createNamespace({ body: { metadata: { name: ns } } });
+    try {
+      const out = await api.createStrict({ ...cm, metadata: { ...cm.metadata, namespace: ns } }, 'All');
+      assert.equal(out.metadata?.name, 'pullsecret-operator-dashboard');
+    } finally {
+      await core.deleteNamespace({ name: ns });
     }
   });
 });

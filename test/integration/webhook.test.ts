@@ -13,10 +13,11 @@ import { after, before, describe, it } from 'node:test';
 import { AdmissionregistrationV1Api, type V1Pod, type V1ServiceAccount } from '@kubernetes/client-node';
 import { ADDED_ENTRIES_ANNOTATION } from '../../src/domain/naming.js';
 import { pemCertificates } from '../../src/webhook/certs.js';
-import { WEBHOOK_CONFIGURATION_NAME, WEBHOOK_SECRET, desiredConfiguration, desiredWebhook } from '../../src/webhook/configuration.js';
+import { WEBHOOK_CONFIGURATION_NAME, WEBHOOK_SECRET, desiredWebhook } from '../../src/webhook/configuration.js';
+import { deleteWebhookConfiguration, installWebhookConfiguration } from '../harness/webhook.js';
 import { freePort } from '../harness/kube.js';
 import { BASE_DIR, parseAllYaml } from '../harness/manifests.js';
-import { OPT_OUT, Scenario, fixtureCopies, identityNamespace, isNotFound, mergePatch } from '../harness/scenario.js';
+import { OPT_OUT, Scenario, fixtureCopies, identityNamespace, mergePatch } from '../harness/scenario.js';
 import { type LogLine, type OperatorProcess, startOperator } from '../harness/operator.js';
 
 /** The SHA-256 fingerprint of the certificate served on a port. */
@@ -43,15 +44,11 @@ class WebhookScenario extends Scenario {
    * admission policy lets it change only the caBundle, which the operator writes.
    */
   async installConfiguration(port: number): Promise<void> {
-    await this.deleteConfiguration();
-    const { webhooks, ...rest } = desiredConfiguration(`https://127.0.0.1:${port}`, '');
-    await this.admission.createMutatingWebhookConfiguration({ body: { ...rest, webhooks: (webhooks ?? []).map((w) => ({ ...w, clientConfig: { url: w.clientConfig.url } })) } });
+    await installWebhookConfiguration(this.kc, `https://127.0.0.1:${port}`);
   }
 
   async deleteConfiguration(): Promise<void> {
-    await this.admission.deleteMutatingWebhookConfiguration({ name: WEBHOOK_CONFIGURATION_NAME }).catch((e: unknown) => {
-      if (!isNotFound(e)) throw e;
-    });
+    await deleteWebhookConfiguration(this.kc);
   }
 
   async createServiceAccount(namespace: string, name: string, body: Partial<V1ServiceAccount> = {}): Promise<V1ServiceAccount> {

@@ -8,7 +8,7 @@ import { jsonPatch, pointerToken } from '../../src/domain/admission.js';
 import { collectSources } from '../../src/domain/desired.js';
 import { ADDED_ENTRIES_ANNOTATION } from '../../src/domain/naming.js';
 import { admitServiceAccount, planNamespace, planServiceAccounts, type NamespaceState } from '../../src/domain/plan.js';
-import { allCovered, countByState, namespaceStatus, sourceStatuses } from '../../src/domain/status.js';
+import { allCovered, countByState, countSources, namespaceStatus, sourceStatuses } from '../../src/domain/status.js';
 import { fixtureSecrets, namespace, optedOut, policy, pullSecret, serviceAccount, storedCopy } from './helpers.js';
 
 const NOW = 1_700_000_000_000;
@@ -89,6 +89,9 @@ test('namespaceStatus: TestStates', () => {
   const fresh = namespaceStatus(state({ serviceAccounts: [serviceAccount('default', undefined)] }), P);
   assert.equal(fresh?.state, 'out-of-sync');
   assert.deepEqual(fresh?.serviceAccounts, [{ name: 'default', missing: COPIES, extra: [] }]);
+  // One kind per problem, in the same order: every copy missing, then the ServiceAccount.
+  assert.deepEqual(fresh?.kinds, [...COPIES.map(() => 'copy-missing'), 'serviceaccount-missing']);
+  assert.equal(fresh?.kinds.length, fresh?.problems.length);
   assert.equal(namespaceStatus(state({ namespace: namespace('team-a', { annotations: optedOut }) }), P)?.state, 'opted-out');
   assert.equal(namespaceStatus(state({ namespace: namespace('sandbox-1') }), P)?.state, 'excluded');
   assert.equal(namespaceStatus(state({ namespace: namespace('team-a', { terminating: 'deletionTimestamp' }) }), P)?.state, 'terminating');
@@ -96,6 +99,8 @@ test('namespaceStatus: TestStates', () => {
   const foreign = namespaceStatus(state({ foreign: new Set(['all-icr-io']) }), P);
   assert.deepEqual(foreign?.foreign, ['all-icr-io']);
   assert.equal(foreign?.state, 'out-of-sync');
+  assert.ok(foreign?.kinds.includes('foreign-secret'));
+  assert.ok(!foreign?.problems.some((p) => p.startsWith('copy all-icr-io ')), 'a name held by a foreign secret is not a missing copy');
   const all = [fresh, foreign].filter((x) => x !== undefined);
   assert.equal(allCovered(all), false);
   assert.deepEqual(countByState(all), { 'in-sync': 0, 'out-of-sync': 2, excluded: 0, 'opted-out': 0, terminating: 0 });
@@ -108,4 +113,10 @@ test('sourceStatuses: TestEachPullSecretWithWhy', () => {
   assert.equal(got.get('dockerhub-creds')?.copied, false);
   assert.match(got.get('dockerhub-creds')?.reason ?? '', /outside the configured list: index\.docker\.io/);
   assert.equal(got.get('mine')?.reason, 'labelled pullsecret-operator.io/copy=true');
+  assert.equal(got.get('default-us-icr-io')?.state, 'copied');
+  assert.equal(got.get('dockerhub-creds')?.state, 'ignored');
+  const broken = sourceStatuses([{ ...pullSecret('broken', ['icr.io']), data: { '.dockerconfigjson': 'not base64 json' } }], P);
+  assert.deepEqual(broken.map((s) => [s.state, s.copied]), [['invalid', false]]);
+  const statuses = [...got.values(), ...broken];
+  assert.deepEqual(countSources(statuses), { copied: statuses.filter((s) => s.copied).length, invalid: 1, ignored: statuses.filter((s) => !s.copied).length - 1 });
 });
