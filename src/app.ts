@@ -15,6 +15,8 @@ import { countByState } from './domain/status.js';
 import { namespaceStatesFromCaches } from './status.js';
 import type { Webhook } from './webhook/run.js';
 import { readVersion } from './version.js';
+import { credentialCheck } from './registry/run.js';
+import type { CredentialChecker } from './registry/checker.js';
 
 const SHUTDOWN_TIMEOUT_MS = 8000;
 const ONCE_MAX_ATTEMPTS = 8;
@@ -36,12 +38,13 @@ function syncWithin(op: Operator, ms: number): Promise<boolean> {
  */
 export async function runOperator(config: Readonly<Config>, logger: Logger, kube: Kube, webhookKube: Kube = kube): Promise<number> {
   const clock = { now: () => Date.now() };
-  const ref: { op?: Operator } = {};
+  const ref: { op?: Operator; checker?: CredentialChecker } = {};
   const metrics = new Metrics({
     defaultMetrics: true,
     depth: () => ref.op?.queue.length ?? 0,
     copies: () => ref.op?.caches.copies.size ?? 0,
     namespaceStates: () => (ref.op?.synced ? countByState(namespaceStatesFromCaches(ref.op.caches, config.policy, clock.now())) : undefined),
+    credentials: () => ref.checker?.results(),
   });
   const op = (ref.op = new Operator({
     kube,
@@ -67,6 +70,8 @@ export async function runOperator(config: Readonly<Config>, logger: Logger, kube
     identity: config.identity,
   });
   op.startInformers();
+  // The credential check (src/registry/): on the leader only, started with the reconciling.
+  const checker = (ref.checker = config.credentials.enabled && !config.once ? credentialCheck({ settings: config.credentials, kube, sources: op.caches.sources, policy: config.policy, logger, clock, identity: config.identity, dryRun: config.dryRun, metrics }) : undefined);
 
   const syncFailed = (): number => {
     logger.error('caches did not sync in time; exiting', { syncTimeoutMs: config.syncTimeoutMs, informers: op.informerStats().filter((i) => !i.synced).map((i) => i.name) });
@@ -126,6 +131,7 @@ export async function runOperator(config: Readonly<Config>, logger: Logger, kube
     process.on('SIGINT', () => onSignal('SIGINT'));
   });
   const drain = (): Promise<'drained' | 'timeout'> => {
+    void checker?.stop();
     const timeout = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), SHUTDOWN_TIMEOUT_MS).unref());
     return Promise.race([op.stop().then(() => 'drained' as const), timeout]);
   };
@@ -138,6 +144,7 @@ export async function runOperator(config: Readonly<Config>, logger: Logger, kube
     const ready = op.waitForSync().then(() => {
       logger.info('caches synced; reconciling');
       op.startWorking();
+      checker?.start();
     });
     // Nothing was written yet, and the informers may hang in a LIST: no graceful drain, just exit.
     if ((await Promise.race([ready, signalled, syncMissed])) === 'sync-timeout') return syncFailed();
@@ -147,7 +154,7 @@ export async function runOperator(config: Readonly<Config>, logger: Logger, kube
     logger.info('stopped', { result });
     return 0;
   }
-  return runElected(config, logger, kube, op, metrics, signalled, drain, closeServers, syncMissed, syncFailed);
+  return runElected(config, logger, kube, op, metrics, signalled, drain, closeServers, syncMissed, syncFailed, checker);
 }
 
 /**
@@ -168,6 +175,7 @@ async function runElected(
   closeServers: () => Promise<void>,
   syncMissed: Promise<'sync-timeout'>,
   syncFailed: () => number,
+  checker: CredentialChecker | undefined,
 ): Promise<number> {
   const le = config.leaderElection;
   const identity = config.identity;
@@ -188,6 +196,7 @@ async function runElected(
           if (shuttingDown || !elector.isLeader) return;
           logger.info('caches synced; reconciling');
           op.startWorking();
+          checker?.start();
         });
       },
       onStoppedLeading: (e) => {

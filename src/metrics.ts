@@ -8,6 +8,7 @@ import type { InformerStatus } from './kube/informers.js';
 import type { WorkQueueEvent } from './controller/workqueue.js';
 import { NAMESPACE_STATES, type NamespaceStateName } from './domain/status.js';
 import type { WebhookMetrics } from './webhook/mutate.js';
+import { CHECK_RESULTS, type CheckResult } from './registry/check.js';
 
 const CONTROLLER = 'pullsecret';
 
@@ -34,6 +35,7 @@ export class Metrics implements OperatorMetrics, WebhookMetrics {
   readonly leader = new Gauge({ name: 'pullsecret_operator_leader', help: '1 when this replica is the leader', registers: [this.registry] });
   readonly events = new Counter({ name: 'pullsecret_operator_events_total', help: 'Warning Events recorded, by reason', labelNames: ['reason'], registers: [this.registry] });
   readonly namespaces: Gauge<'state'>;
+  readonly sourceCredentials: Gauge<'source' | 'registry' | 'result'>;
   readonly admissions = new Counter({
     name: 'pullsecret_operator_webhook_admissions_total',
     help: 'ServiceAccount creations the webhook answered, by result (patched, unchanged, error: admitted unchanged)',
@@ -48,9 +50,29 @@ export class Metrics implements OperatorMetrics, WebhookMetrics {
     registers: [this.registry],
   });
 
-  constructor(opts: { defaultMetrics?: boolean; depth?: () => number; copies?: () => number; namespaceStates?: () => Record<NamespaceStateName, number> | undefined } = {}) {
+  constructor(
+    opts: {
+      defaultMetrics?: boolean;
+      depth?: () => number;
+      copies?: () => number;
+      namespaceStates?: () => Record<NamespaceStateName, number> | undefined;
+      /** The credential check's current results (leader only; none elsewhere). */
+      credentials?: () => readonly { source: string; host: string; result: CheckResult }[] | undefined;
+    } = {},
+  ) {
     if (opts.defaultMetrics) collectDefaultMetrics({ register: this.registry });
-    const { depth, copies, namespaceStates } = opts;
+    const { depth, copies, namespaceStates, credentials } = opts;
+    this.sourceCredentials = new Gauge({
+      name: 'pullsecret_operator_source_credentials',
+      help: "Result of the latest check of each source's credentials against each registry host it names, as a state set: 1 for the current result (valid, rejected, unreachable, unchecked), 0 for the others",
+      labelNames: ['source', 'registry', 'result'],
+      registers: [this.registry],
+      collect() {
+        // Rebuilt at each scrape: a source or host that went away leaves no series behind.
+        this.reset();
+        for (const r of credentials?.() ?? []) for (const s of CHECK_RESULTS) this.set({ source: r.source, registry: r.host, result: s }, r.result === s ? 1 : 0);
+      },
+    });
     this.namespaces = new Gauge({
       name: 'pullsecret_operator_namespaces',
       help: 'Namespaces by state, as `pullsecret-operator status` reports them (from the caches, once synced)',
