@@ -10,13 +10,13 @@
  * registry: no test traffic leaves 127.0.0.0/8.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { RbacAuthorizationV1Api, type CoreV1Event } from '@kubernetes/client-node';
+import type { CoreV1Event } from '@kubernetes/client-node';
 import { CREDENTIALS_CONFIGMAP } from '../../src/registry/results.js';
-import { MANIFESTS_DIR, type Obj, StrictObjectApi, parseAllYaml, writeTokenKubeconfig } from '../harness/manifests.js';
+import { installStatusReader } from '../harness/manifests.js';
 import { startOperator } from '../harness/operator.js';
 import { type RegistryPki, type TestRegistry, TokenIssuer, dockerConfig, makeRegistryPki, registryBinary, startRegistry } from '../harness/registry.js';
 import { Scenario, identityNamespace, orUndefined } from '../harness/scenario.js';
@@ -50,8 +50,7 @@ describe('the credential check, against a real registry', () => {
   let httpRealm: TestRegistry;
   let otherRealm: TestRegistry;
   let readerKubeconfig = '';
-  const role = parseAllYaml(readFileSync(join(MANIFESTS_DIR, 'status-reader.yaml'), 'utf8'))[0] as Obj;
-  const roleName = `${role.metadata.name}-${s.id}`;
+  let reader: { kubeconfigPath: string; remove(): Promise<void> } | undefined;
   const ref = (name: string): string => `${s.source}/${name}`;
 
   const putSource = async (name: string, host: string, password: string): Promise<void> => {
@@ -115,14 +114,10 @@ describe('the credential check, against a real registry', () => {
     await putSource('realm-http', httpRealm.host, GOOD);
     await putSource('realm-other', otherRealm.host, GOOD);
 
-    // The read-only user of status: a ServiceAccount bound to manifests/status-reader.yaml and nothing else.
-    await StrictObjectApi.make(s.kc).createStrict({ ...role, metadata: { ...role.metadata, name: roleName } });
-    await s.core.createNamespacedServiceAccount({ namespace: s.source, body: { metadata: { name: 'status-reader' } } });
-    await s.kc.makeApiClient(RbacAuthorizationV1Api).createClusterRoleBinding({
-      body: { metadata: { name: roleName }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: roleName }, subjects: [{ kind: 'ServiceAccount', name: 'status-reader', namespace: s.source }] },
-    });
-    const tr = await s.core.createNamespacedServiceAccountToken({ namespace: s.source, name: 'status-reader', body: { spec: { audiences: [], expirationSeconds: 3600 } } });
-    readerKubeconfig = await writeTokenKubeconfig(s.kc, tr.status?.token ?? '', join(tmp, 'reader'));
+    // The read-only user: a ServiceAccount bound to manifests/status-reader.yaml, and nothing else.
+    const r = await installStatusReader(s.kc, s.source, s.id, join(tmp, 'reader'));
+    reader = r;
+    readerKubeconfig = r.kubeconfigPath;
 
     // The operator as the manifests run it (their ServiceAccount, RBAC and admission policy), the
     // check on, its results published in its own namespace, the test CA trusted the standard way.
@@ -134,8 +129,7 @@ describe('the credential check, against a real registry', () => {
     await Promise.all([basic, token, httpRealm, otherRealm].map((r) => r?.stop()));
     await tokens?.close();
     await orUndefined(s.core.deleteNamespacedConfigMap({ namespace: opNamespace, name: CREDENTIALS_CONFIGMAP }));
-    await s.kc.makeApiClient(RbacAuthorizationV1Api).deleteClusterRoleBinding({ name: roleName }).catch(() => undefined);
-    await s.kc.makeApiClient(RbacAuthorizationV1Api).deleteClusterRole({ name: roleName }).catch(() => undefined);
+    await reader?.remove();
     rmSync(tmp, { recursive: true, force: true });
   });
 
