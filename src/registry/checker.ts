@@ -104,7 +104,7 @@ export function checkTargets(secrets: readonly SecretLike[], policy: Policy): Ta
       ref: src.ref,
       object: { kind: 'Secret', namespace: policy.sourceNamespace, name: s.metadata.name, ...(s.metadata.uid ? { uid: s.metadata.uid } : {}) },
       resourceVersion: s.metadata.resourceVersion ?? '',
-      credentials: registryCredentials(s).filter((c) => isRegistryAddress(c.host)),
+      credentials: registryCredentials(s),
     });
   }
   return out;
@@ -189,7 +189,23 @@ export class CredentialChecker {
         const fp = fingerprint(cred);
         const e = this.#entries.get(key);
         if (!e) {
-          this.#entries.set(key, { ref: t.ref, host: cred.host, object: t.object, credential: cred, fingerprint: fp, resourceVersion: t.resourceVersion, result: 'unchecked', detail: 'not checked yet', checkedAt: undefined, failures: 0, dueAt: now, inFlight: false });
+          // A key that is not a host[:port] is never contacted; it shows as unchecked, saying why.
+          const valid = isRegistryAddress(cred.host);
+          this.#entries.set(key, {
+            ref: t.ref,
+            host: cred.host,
+            object: t.object,
+            credential: cred,
+            fingerprint: fp,
+            resourceVersion: t.resourceVersion,
+            ...(valid ? {} : { checked: { fingerprint: fp, resourceVersion: t.resourceVersion } }),
+            result: 'unchecked',
+            detail: valid ? 'not checked yet' : 'the registry key is not a host[:port]: not contacted',
+            checkedAt: undefined,
+            failures: 0,
+            dueAt: valid ? now : Infinity,
+            inFlight: false,
+          });
           changed = true;
           continue;
         }
@@ -198,7 +214,8 @@ export class CredentialChecker {
         e.resourceVersion = t.resourceVersion;
         if (e.fingerprint !== fp) {
           e.fingerprint = fp;
-          e.dueAt = now; // a rotation: check at once
+          if (e.dueAt === Infinity) e.checked = { fingerprint: fp, resourceVersion: t.resourceVersion }; // never contacted
+          else e.dueAt = now; // a rotation: check at once
           e.failures = 0;
         } else if (e.checked && e.checked.fingerprint === fp && e.checked.resourceVersion !== t.resourceVersion) {
           // Only metadata changed: the result holds for the new version too.

@@ -116,6 +116,19 @@ describe('CredentialChecker', () => {
     assert.ok(!JSON.stringify(state.docs).includes('good') && !JSON.stringify(state.docs).includes('bad'), 'no password in the published documents');
   });
 
+  it('never contacts a key that is not a host[:port], and shows it as unchecked', async () => {
+    const { checker, state } = harness([pullSecret('odd', ['us.icr.io', 'https://evil.example/v2/'], { labels: { 'pullsecret-operator.io/copy': 'true' } })], ok);
+    const s = state.secrets[0];
+    if (s?.data) s.data['.dockerconfigjson'] = Buffer.from(JSON.stringify({ auths: { 'us.icr.io': { auth: Buffer.from('u:p').toString('base64') }, 'bad host!': { auth: Buffer.from('u:p').toString('base64') } } })).toString('base64');
+    checker.start();
+    await until('us.icr.io valid', () => checker.results().find((r) => r.host === 'us.icr.io')?.result === 'valid');
+    await checker.stop();
+    assert.deepEqual(state.calls.map((c) => c.split(' ')[0]), ['us.icr.io']);
+    const odd = checker.results().find((r) => r.host !== 'us.icr.io');
+    assert.deepEqual([odd?.result, odd?.detail], ['unchecked', 'the registry key is not a host[:port]: not contacted']);
+    assert.equal(checker.document().sources[0]?.registries.find((r) => r.host !== 'us.icr.io')?.result, 'unchecked');
+  });
+
   it('records no Event for an unreachable registry', async () => {
     const { checker, state } = harness([pullSecret('all-icr-io', ['us.icr.io'])], () => ({ result: 'unreachable', detail: 'ENOTFOUND' }));
     checker.start();
