@@ -27,8 +27,12 @@ import { CheckBudget, nextCheckDelay } from './schedule.js';
 /** The bound on checks across all sources: 30 a minute, 10 at once. */
 export const CHECKS_PER_MINUTE = 30;
 export const CHECK_BURST = 10;
-/** Checks in flight at once, across hosts (one per host in any case). */
-export const MAX_IN_FLIGHT = 4;
+/**
+ * Checks in flight at once, across hosts (one per host in any case). Two: a DNS lookup runs on
+ * libuv's pool of 4 threads, and a resolver that times out must not hold all of them (the API
+ * client's own lookups of a server named by host name use the same pool).
+ */
+export const MAX_IN_FLIGHT = 2;
 /** Results are published at most this often (the last change wins). */
 export const PUBLISH_DELAY_MS = 1000;
 /** A publication that failed is tried again after this. */
