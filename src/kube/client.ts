@@ -154,7 +154,7 @@ export interface Kube {
   /** A JSON patch (with `test` ops, so that it applies only to the state it was computed from). */
   patchMutatingWebhookConfiguration(name: string, ops: readonly (JsonPatchOp | { op: 'test'; path: string; value: unknown })[]): Promise<void>;
 
-  // The credential check's results (src/registry/publish.ts): the ConfigMap the leader writes and status reads.
+  // The credential check's results (src/registry/run.ts, src/status.ts): the ConfigMap the leader writes and status reads.
   getConfigMap(namespace: string, name: string): Promise<{ data?: Record<string, string> } | undefined>;
   /**
    * A server-side apply (force, field manager pullsecret-operator): creates or replaces the data in
