@@ -263,7 +263,7 @@ function startCompiledOperator(kubeconfig: string, nodeOptions = deploymentNodeO
   const started = performance.now();
   // The operator's default flags; the HTTP port is picked free (8080 may be taken on this machine).
   const child = spawn(process.execPath, [bundlePath(), '--kubeconfig', kubeconfig, '--http-address', '127.0.0.1:0'], {
-    env: { PATH: process.env.PATH ?? '', NODE_ENV: 'production', NODE_OPTIONS: nodeOptions, POD_NAME: 'bench-0', POD_NAMESPACE: 'default' },
+    env: { PATH: process.env.PATH ?? '', NODE_ENV: 'production', NODE_OPTIONS: nodeOptions, POD_NAME: 'bench-0', POD_NAMESPACE: 'default', PSO_VERIFY_CREDENTIALS: process.env.PSO_VERIFY_CREDENTIALS ?? 'true' },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let tail = '';
