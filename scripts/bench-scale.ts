@@ -13,7 +13,8 @@
  *    at a time. Then everything it wrote is removed again.
  * 2. The operator: the compiled bundle (package.json's bin) with the NODE_OPTIONS of
  *    manifests/base/deployment.yaml and its default flags; cold-start convergence timed from process
- *    start, 30 s of idle, then the rotation of one source.
+ *    start, 30 s of idle, then the rotation of one source. PSO_VERIFY_CREDENTIALS is passed on
+ *    (`PSO_VERIFY_CREDENTIALS=false npm run bench -- scale`: the credential check off, to compare).
  *
  * Converged: every ServiceAccount lists every copy, seen on a watch. Rotated: every copy of the
  * source carries the new data, seen on a watch. Peak RSS: sampled every 100 ms from start to
