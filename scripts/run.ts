@@ -3,7 +3,8 @@
  * - With KUBECONFIG set: against that cluster, as is (flags after `--` are passed on).
  * - Without: starts the local control plane (test/harness), applies the IBM-style sample secrets
  *   to `default`, creates a few namespaces (one opted out, one whose ServiceAccount already lists
- *   the user's own pull secret), runs the operator and prints a table of what it did, until Ctrl-C.
+ *   the user's own pull secret), runs the operator and prints a table of what it did, and what the
+ *   credential check found for each source's registry hosts, until Ctrl-C.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -14,6 +15,10 @@ import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { type ControlPlane, killProcessesSync, startControlPlane } from '../test/harness/control-plane.js';
 import { applyIbmSecrets } from '../test/harness/fixtures.js';
 import { REPO_ROOT } from '../test/harness/operator.js';
+import { CREDENTIALS_CONFIGMAP, parseResults } from '../src/registry/results.js';
+
+/** The operator's namespace in the demo: where the leader publishes the credential results. */
+const OPERATOR_NAMESPACE = 'pullsecret-operator';
 
 const MAIN = join(REPO_ROOT, 'src', 'main.ts');
 const passThrough = process.argv.slice(2);
@@ -68,12 +73,14 @@ async function demo(): Promise<number> {
   await core.createNamespace({ body: { metadata: { name: 'legacy', annotations: { 'pullsecret-operator.io/opt-out': 'true' } } } });
   await core.createNamespace({ body: { metadata: { name: 'payments' } } });
   await core.createNamespacedServiceAccount({ namespace: 'payments', body: { metadata: { name: 'deployer' }, imagePullSecrets: [{ name: 'my-own-registry' }] } });
-  console.log('Created namespaces team-a, team-b, legacy (opted out) and payments (ServiceAccount deployer lists my-own-registry).');
+  // The operator's own namespace, where it publishes the credential check's results (a namespace like any other: it gets copies too).
+  await core.createNamespace({ body: { metadata: { name: OPERATOR_NAMESPACE } } });
+  console.log(`Created namespaces team-a, team-b, legacy (opted out), payments (ServiceAccount deployer lists my-own-registry) and ${OPERATOR_NAMESPACE}.`);
 
   const logFile = join(dir, 'operator.log');
   const { createWriteStream } = await import('node:fs');
   const out = createWriteStream(logFile);
-  const operator = (running.operator = runOperator(plane.kubeconfigPath, ['--http-address', '127.0.0.1:0', ...passThrough], 'pipe'));
+  const operator = (running.operator = runOperator(plane.kubeconfigPath, ['--http-address', '127.0.0.1:0', '--operator-namespace', OPERATOR_NAMESPACE, ...passThrough], 'pipe'));
   operator.stderr?.pipe(out);
   operator.on('exit', (code) => {
     if (!stopping) {
@@ -87,7 +94,9 @@ async function demo(): Promise<number> {
 
   let last = '';
   for (;;) {
-    const table = await snapshot(core).catch((err: unknown) => `(could not read the cluster: ${(err as Error).message})`);
+    const table = await Promise.all([snapshot(core), credentials(core)])
+      .then((parts) => parts.join('\n\n'))
+      .catch((err: unknown) => `(could not read the cluster: ${(err as Error).message})`);
     if (table !== last) {
       console.log(`${new Date().toISOString()}\n${table}\n`);
       last = table;
@@ -114,6 +123,32 @@ async function snapshot(core: CoreV1Api): Promise<string> {
   }
   const widths = (rows[0] ?? []).map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
   return rows.map((r) => r.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd()).join('\n');
+}
+
+/**
+ * What the credential check found, from the ConfigMap the leader publishes (as `status` reads it).
+ * The sample sources name real icr.io hosts with fake credentials: say plainly what that means here.
+ */
+async function credentials(core: CoreV1Api): Promise<string> {
+  const cm = await core.readNamespacedConfigMap({ namespace: OPERATOR_NAMESPACE, name: CREDENTIALS_CONFIGMAP }).catch(() => undefined);
+  const doc = cm ? parseResults(cm.data) : undefined;
+  if (!doc || 'error' in doc) return 'CREDENTIAL CHECK: no results yet (the leader publishes them in a second or two)';
+  const rows: string[][] = [['SOURCE', 'REGISTRY', 'CREDENTIALS', 'DETAIL']];
+  const results = new Set<string>();
+  for (const src of doc.sources) {
+    for (const r of src.registries) {
+      results.add(r.result);
+      rows.push([src.source, r.host, r.result, r.detail.length > 90 ? `${r.detail.slice(0, 87)}...` : r.detail]);
+    }
+  }
+  const widths = (rows[0] ?? []).map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
+  const lines = rows.map((r) => r.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd());
+  if (results.has('unreachable')) {
+    lines.push('', 'The sample sources name real icr.io hosts. Those marked unreachable cannot be reached from this machine',
+      '(no DNS or no route to them), so the check cannot judge their credentials. From a machine that reaches icr.io it would (the sample keys are fake).');
+  }
+  if (results.has('rejected')) lines.push('', 'rejected: icr.io refused the sample\'s fake API keys, as it should (pods would get 401 with them).');
+  return lines.join('\n');
 }
 
 const kubeconfig = process.env.KUBECONFIG;

@@ -21,6 +21,8 @@ import { instrumentKube } from './kube/instrumented.js';
 import { namespaceStatesFromCaches } from './status.js';
 import type { WebhookRunnable } from './webhook/run.js';
 import { readVersion } from './version.js';
+import { credentialCheck } from './registry/run.js';
+import type { CredentialChecker } from './registry/checker.js';
 
 const SHUTDOWN_TIMEOUT_MS = 8000;
 const ONCE_MAX_ATTEMPTS = 8;
@@ -35,7 +37,7 @@ export interface Clients {
 /** Runs the operator until it is signalled; resolves its exit code. */
 export async function runOperator(config: Readonly<Config>, logger: Logger, clients: Clients): Promise<number> {
   const clock = { now: () => Date.now() };
-  const ref: { op?: Operator; webhook?: WebhookRunnable } = {};
+  const ref: { op?: Operator; webhook?: WebhookRunnable; checker?: CredentialChecker } = {};
   const metrics = new Metrics({
     defaultMetrics: true,
     depth: () => ref.op?.queue.length ?? 0,
@@ -44,6 +46,7 @@ export async function runOperator(config: Readonly<Config>, logger: Logger, clie
     sourceStatuses: () => (ref.op?.synced ? sourceStatuses(ref.op.caches.sources.list(config.policy.sourceNamespace), config.policy) : undefined),
     informers: () => ref.op?.informerStats().map((i) => ({ name: i.name, broken: i.brokenSince !== undefined })) ?? [],
     ...(config.webhook.enabled && !config.once ? { webhookServing: () => ref.webhook?.serving ?? false } : {}),
+    credentials: () => ref.checker?.results(),
   });
   // Every request to the API server counted by verb, resource and code (pullsecret_operator_api_requests_total).
   const kube = instrumentKube(clients.kube, metrics);
@@ -121,6 +124,11 @@ export async function runOperator(config: Readonly<Config>, logger: Logger, clie
     void op.waitForSync().then(() => webhook.synced());
   }
   manager.add(reconcilerRunnable(op, logger), { leaderOnly: true });
+  // The credential check (src/registry/): on the leader only, once the caches have synced.
+  if (config.credentials.enabled) {
+    const checker = (ref.checker = credentialCheck({ settings: config.credentials, kube, sources: op.caches.sources, policy: config.policy, logger, clock, identity: config.identity, dryRun: config.dryRun, metrics }));
+    manager.add(credentialCheckRunnable(op, checker), { leaderOnly: true });
+  }
   return manager.run(signalled(logger));
 }
 
@@ -188,6 +196,27 @@ function reconcilerRunnable(op: Operator, logger: Logger): Runnable {
     abort: () => {
       stopped = true;
       op.queue.shutDown();
+    },
+  };
+}
+
+/** The credential check: on the leader only; its first round once the caches have synced. */
+function credentialCheckRunnable(op: Operator, checker: CredentialChecker): Runnable {
+  let stopped = false;
+  return {
+    name: 'credential-check',
+    start: () => {
+      void op.waitForSync().then(() => {
+        if (!stopped) checker.start();
+      });
+    },
+    stop: async () => {
+      stopped = true;
+      await checker.stop();
+    },
+    abort: () => {
+      stopped = true;
+      void checker.stop();
     },
   };
 }

@@ -36,6 +36,15 @@ export interface Config {
   webhook: WebhookSettings;
   /** `status -o`: table or json. */
   output: 'table' | 'json';
+  credentials: CredentialSettings;
+}
+
+/** The credential check (src/registry/): on the leader, every source's hosts against their registries. */
+export interface CredentialSettings {
+  enabled: boolean;
+  intervalMs: number;
+  /** The operator's namespace, where the leader publishes its results and `status` reads them. */
+  namespace: string;
 }
 
 export interface ClientSettings {
@@ -113,6 +122,9 @@ export const FLAGS: readonly FlagSpec[] = [
   { name: 'request-timeout', env: 'PSO_REQUEST_TIMEOUT', def: '15s', help: 'deadline of each GET and write (LIST pages: 4x; Lease requests: half of --renew-deadline)' },
   { name: 'sync-timeout', env: 'PSO_SYNC_TIMEOUT', def: '2m', help: 'exit 1 when the first sync of the caches takes longer (Kubernetes restarts the pod)' },
   { name: 'kubeconfig', env: 'KUBECONFIG', def: '', help: 'kubeconfig file (empty: in-cluster config)' },
+  { name: 'verify-credentials', env: 'PSO_VERIFY_CREDENTIALS', def: 'true', help: "check each source's credentials against its registry hosts (leader only; --verify-credentials=false: off)", boolean: true },
+  { name: 'verify-interval', env: 'PSO_VERIFY_INTERVAL', def: '1h', help: 'how often each source is checked again, with jitter (10s to 24h); a changed source is checked at once' },
+  { name: 'operator-namespace', env: 'PSO_OPERATOR_NAMESPACE', def: 'pullsecret-operator', defHelp: '$POD_NAMESPACE if set, else pullsecret-operator', help: "the operator's namespace: where the leader publishes the credential results (ConfigMap pullsecret-operator-credentials) that status reads" },
 ];
 
 export const USAGE = `Usage: pullsecret-operator [run|cleanup|status] [flags]
@@ -147,6 +159,7 @@ export const DURATION_RANGES: Readonly<Record<string, readonly [min: number, max
   'retry-period': [1, 3_600_000],
   'request-timeout': [100, 600_000],
   'sync-timeout': [1000, 24 * 3_600_000],
+  'verify-interval': [10_000, 24 * 3_600_000],
 });
 
 /** A duration for messages: 90000 -> "1m30s", 500 -> "500ms". */
@@ -315,6 +328,9 @@ export function loadConfig(
   const qps = num('qps', 0);
   const burst = Math.floor(num('burst', 1));
   const requestTimeoutMs = dur('request-timeout');
+  const verifyIntervalMs = dur('verify-interval');
+  const operatorNamespace = get('operator-namespace', env['POD_NAMESPACE'] || undefined).trim();
+  if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(operatorNamespace)) throw new Error(`--operator-namespace: "${operatorNamespace}" is not a namespace name`);
   const output = get('output').trim();
   if (output !== 'table' && output !== 'json') throw new Error(`--output: "${output}" is not table or json`);
   const config: Config = {
@@ -357,6 +373,7 @@ export function loadConfig(
     syncTimeoutMs: dur('sync-timeout'),
     webhook: webhookSettings(get('webhook-address').trim(), get('webhook-url').trim(), dur('webhook-cert-validity'), env['POD_NAMESPACE'] || 'pullsecret-operator'),
     output,
+    credentials: Object.freeze({ enabled: parseBool('verify-credentials', get('verify-credentials')), intervalMs: verifyIntervalMs, namespace: operatorNamespace }),
   };
   return Object.freeze(config);
 }

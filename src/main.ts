@@ -62,7 +62,7 @@ async function main(): Promise<number> {
       return 0;
     }
     if (config.command === 'status') {
-      const r = await readStatus(kube, config.policy, Date.now());
+      const r = await readStatus(kube, config.policy, Date.now(), config.credentials.namespace);
       process.stdout.write(config.output === 'json' ? formatStatusJson(r) : formatStatusTable(r));
       return statusExitCode(r);
     }

@@ -9,6 +9,7 @@ import type { WorkQueueEvent } from './controller/workqueue.js';
 import { NAMESPACE_STATES, SOURCE_STATES, type NamespaceStatus, type SourceStatus, countByState, countSources } from './domain/status.js';
 import type { WebhookStatusMetrics } from './webhook/run.js';
 import type { TlsProblemReason } from './webhook/tls.js';
+import { CHECK_RESULTS, type CheckResult } from './registry/check.js';
 
 const CONTROLLER = 'pullsecret';
 
@@ -65,6 +66,7 @@ export class Metrics implements OperatorMetrics, WebhookStatusMetrics {
     labelNames: ['verb', 'resource', 'code'],
     registers: [this.registry],
   });
+  readonly sourceCredentials: Gauge<'source' | 'registry' | 'result'>;
   readonly admissions = new Counter({
     name: 'pullsecret_operator_webhook_admissions_total',
     help: 'ServiceAccount creations the webhook answered, by result (patched, unchanged, error: admitted unchanged)',
@@ -103,6 +105,8 @@ export class Metrics implements OperatorMetrics, WebhookStatusMetrics {
       informers?: () => readonly { name: string; broken: boolean }[];
       /** With the webhook on: whether it serves. Without, the gauge is not exported. */
       webhookServing?: () => boolean;
+      /** The credential check's current results (leader only; none elsewhere). */
+      credentials?: () => readonly { source: string; host: string; result: CheckResult }[] | undefined;
     } = {},
   ) {
     if (opts.defaultMetrics) collectDefaultMetrics({ register: this.registry });
@@ -113,7 +117,7 @@ export class Metrics implements OperatorMetrics, WebhookStatusMetrics {
     this.queueRetries.inc({ name: CONTROLLER }, 0);
     for (const op of ['create', 'update', 'recreate', 'delete']) this.secretWrites.inc({ op }, 0);
     for (const kind of ['secret', 'serviceaccount']) this.conflicts.inc({ kind }, 0);
-    const { depth, copies, sourceStatuses, informers, webhookServing } = opts;
+    const { depth, copies, sourceStatuses, informers, webhookServing, credentials } = opts;
     const namespaceStatuses = perScrape(opts.namespaceStatuses);
     this.informerBroken = new Gauge({
       name: 'pullsecret_operator_informer_broken',
@@ -136,6 +140,17 @@ export class Metrics implements OperatorMetrics, WebhookStatusMetrics {
       : undefined;
     // The certificate errors' series exist from the start (at 0) when the webhook is on.
     if (webhookServing) for (const reason of ['foreign-secret', 'forbidden', 'error']) this.webhookCertificateErrors.inc({ reason }, 0);
+    this.sourceCredentials = new Gauge({
+      name: 'pullsecret_operator_source_credentials',
+      help: "Result of the latest check of each source's credentials against each registry host it names, as a state set: 1 for the current result (valid, rejected, unreachable, unchecked), 0 for the others",
+      labelNames: ['source', 'registry', 'result'],
+      registers: [this.registry],
+      collect() {
+        // Rebuilt at each scrape: a source or host that went away leaves no series behind.
+        this.reset();
+        for (const r of credentials?.() ?? []) for (const s of CHECK_RESULTS) this.set({ source: r.source, registry: r.host, result: s }, r.result === s ? 1 : 0);
+      },
+    });
     this.namespaces = new Gauge({
       name: 'pullsecret_operator_namespaces',
       help: 'Namespaces by state, as `pullsecret-operator status` reports them (from the caches, once synced)',

@@ -8,6 +8,11 @@
  *
  * The running operator reports the same states from its caches: namespaceStatesFromCaches, behind
  * the metric pullsecret_operator_namespaces{state}.
+ *
+ * Each copied source also lists its registry hosts with the credential check's result. status does
+ * not check them itself: it reads what the leader published in the ConfigMap
+ * pullsecret-operator-credentials of the operator's namespace (docs/credentials.md), and shows a
+ * result only when it is about the source's current resourceVersion. A rejected one makes it exit 1.
  */
 import { type Policy, collectSources, isManaged } from './domain/desired.js';
 import { planNamespace } from './domain/plan.js';
@@ -18,10 +23,18 @@ import type { Caches } from './controller/reconciler.js';
 import { MANAGED_SELECTOR } from './controller/operator.js';
 import type { Kube } from './kube/client.js';
 import { copyOf, namespaceOf, serviceAccountOf, sourceOf } from './kube/ingest.js';
+import { KubeError } from './kube/client.js';
+import { CREDENTIALS_CONFIGMAP, type RegistryStatus, type ResultsDocument, parseResults, registryStatuses } from './registry/results.js';
 
 export interface StatusReport {
   namespaces: NamespaceStatus[];
-  sources: SourceStatus[];
+  sources: (SourceStatus & { registries: RegistryStatus[] })[];
+}
+
+/** The credential results status shows: the published document, or why there is none. */
+interface Credentials {
+  doc: ResultsDocument | undefined;
+  missing: string;
 }
 
 /** What status plans from: the same lean shapes the caches hold. */
@@ -33,7 +46,7 @@ interface View {
   foreign(namespace: string): ReadonlySet<string>;
 }
 
-function report(view: View, policy: Policy, now: number): StatusReport {
+function report(view: View, policy: Policy, now: number, credentials: Credentials = { doc: undefined, missing: 'not read' }): StatusReport {
   const sources = collectSources(view.sources, policy);
   const namespaces: NamespaceStatus[] = [];
   for (const ns of [...view.namespaces].sort((a, b) => a.metadata.name.localeCompare(b.metadata.name))) {
@@ -41,7 +54,12 @@ function report(view: View, policy: Policy, now: number): StatusReport {
     const s = namespaceStatus({ namespace: ns, sources, copies: view.copies(name), serviceAccounts: view.serviceAccounts(name), foreign: view.foreign(name), now }, policy);
     if (s) namespaces.push(s);
   }
-  return { namespaces, sources: sourceStatuses(view.sources, policy) };
+  const byName = new Map(view.sources.map((s) => [s.metadata.name, s]));
+  const withRegistries = sourceStatuses(view.sources, policy).map((s) => {
+    const secret = byName.get(s.name);
+    return { ...s, registries: s.copied && secret ? registryStatuses(secret, s.ref, credentials.doc, credentials.missing) : [] };
+  });
+  return { namespaces, sources: withRegistries };
 }
 
 /**
@@ -63,8 +81,25 @@ export function namespaceStatesFromCaches(caches: Caches, policy: Policy, now: n
   ).namespaces;
 }
 
-/** Reads the cluster (lists, and a GET of each name a copy still needs, to tell foreign secrets) and reports. */
-export async function readStatus(kube: Kube, policy: Policy, now: number): Promise<StatusReport> {
+/** The leader's published credential results (a GET of one ConfigMap), or why they cannot be shown. */
+async function readCredentials(kube: Kube, namespace: string): Promise<Credentials> {
+  const where = `ConfigMap ${namespace}/${CREDENTIALS_CONFIGMAP}`;
+  try {
+    const cm = await kube.getConfigMap(namespace, CREDENTIALS_CONFIGMAP);
+    if (!cm) return { doc: undefined, missing: `no results published: ${where} not found (the leader publishes them when it runs with --verify-credentials; --operator-namespace names its namespace)` };
+    const doc = parseResults(cm.data);
+    return 'error' in doc ? { doc: undefined, missing: `the results in ${where} cannot be read: ${doc.error}` } : { doc, missing: '' };
+  } catch (err) {
+    const why = err instanceof KubeError && err.kind === 'Forbidden' ? 'forbidden (the role needs get on it: manifests/status-reader.yaml)' : err instanceof Error ? err.message : String(err);
+    return { doc: undefined, missing: `cannot read ${where}: ${why}` };
+  }
+}
+
+/**
+ * Reads the cluster (lists, and a GET of each name a copy still needs, to tell foreign secrets),
+ * and the credential results published in `operatorNamespace`, and reports.
+ */
+export async function readStatus(kube: Kube, policy: Policy, now: number, operatorNamespace = 'pullsecret-operator'): Promise<StatusReport> {
   const byNamespace = <T extends { metadata: { namespace?: string } }>(items: T[]): Map<string, T[]> => {
     const m = new Map<string, T[]>();
     for (const i of items) {
@@ -80,11 +115,12 @@ export async function readStatus(kube: Kube, policy: Policy, now: number): Promi
     for await (const page of pages(list)) out.push(...page.map(of));
     return out;
   };
-  const [namespaces, sources, copies, sas] = await Promise.all([
+  const [namespaces, sources, copies, sas, credentials] = await Promise.all([
     all((o) => kube.listNamespaces(o), namespaceOf),
     all((o) => kube.listSecrets(policy.sourceNamespace, o), sourceOf),
     all((o) => kube.listSecrets(undefined, { ...o, labelSelector: MANAGED_SELECTOR }), copyOf).then(byNamespace),
     all((o) => kube.listServiceAccounts(o), serviceAccountOf).then(byNamespace),
+    readCredentials(kube, operatorNamespace),
   ]);
   // The names a plan would create: held by a secret that is not ours?
   const valid = collectSources(sources, policy);
@@ -112,11 +148,18 @@ export async function readStatus(kube: Kube, policy: Policy, now: number): Promi
     },
     policy,
     now,
+    credentials,
   );
 }
 
+/** Every registry host whose credentials were rejected, as `source at host`. */
+export function rejectedCredentials(r: StatusReport): string[] {
+  return r.sources.flatMap((s) => s.registries.filter((g) => g.result === 'rejected').map((g) => `${s.ref} at ${g.host}`));
+}
+
+/** 0 when every namespace that should be covered is in sync and no source's credentials are rejected, else 1. */
 export function statusExitCode(r: StatusReport): number {
-  return allCovered(r.namespaces) ? 0 : 1;
+  return allCovered(r.namespaces) && rejectedCredentials(r).length === 0 ? 0 : 1;
 }
 
 export function formatStatusJson(r: StatusReport): string {
@@ -143,8 +186,15 @@ export function formatStatusTable(r: StatusReport): string {
     ['SOURCE', 'COPIED', 'WHY'],
     r.sources.map((s) => [s.ref, s.copied ? 'yes' : 'no', s.reason]),
   );
+  const creds = table(
+    ['SOURCE', 'REGISTRY', 'CREDENTIALS', 'CHECKED', 'DETAIL'],
+    r.sources.flatMap((s) => s.registries.map((g) => [s.ref, g.host, g.result, g.checkedAt ?? '-', g.detail])),
+  );
+  const rejected = rejectedCredentials(r);
   const counts = new Map<string, number>();
   for (const n of r.namespaces) counts.set(n.state, (counts.get(n.state) ?? 0) + 1);
   const summary = [...counts].map(([k, v]) => `${v} ${k}`).join(', ');
-  return [...ns, '', ...src, '', `${r.namespaces.length} namespaces: ${summary || 'none'}; ${allCovered(r.namespaces) ? 'every namespace that should be covered is in sync' : 'some namespaces are out of sync'}`, ''].join('\n');
+  const lines = [...ns, '', ...src, '', ...creds, '', `${r.namespaces.length} namespaces: ${summary || 'none'}; ${allCovered(r.namespaces) ? 'every namespace that should be covered is in sync' : 'some namespaces are out of sync'}`];
+  if (rejected.length > 0) lines.push(`credentials rejected by the registry: ${rejected.join(', ')}`);
+  return [...lines, ''].join('\n');
 }

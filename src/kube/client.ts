@@ -152,6 +152,15 @@ export interface Kube {
   replaceMutatingWebhookConfiguration(mwc: V1MutatingWebhookConfiguration): Promise<V1MutatingWebhookConfiguration>;
   /** A JSON patch (with `test` ops, so that it applies only to the state it was computed from). */
   patchMutatingWebhookConfiguration(name: string, ops: readonly (JsonPatchOp | { op: 'test'; path: string; value: unknown })[]): Promise<void>;
+
+  // The credential check's results (src/registry/run.ts, src/status.ts): the ConfigMap the leader writes and status reads.
+  getConfigMap(namespace: string, name: string): Promise<{ data?: Record<string, string> } | undefined>;
+  /**
+   * A server-side apply (force, field manager pullsecret-operator): creates or replaces the data in
+   * one PATCH by name, so RBAC can limit it to that name (an apply that creates is authorized as a
+   * create of that name).
+   */
+  applyConfigMap(namespace: string, name: string, labels: Record<string, string>, data: Record<string, string>): Promise<void>;
 }
 
 export interface CoreEvent {
@@ -448,6 +457,12 @@ export async function createKube(kc: KubeConfig, options: ClientOptions = {}): P
       ),
     patchMutatingWebhookConfiguration: async (name, ops) => {
       await send(t, route({ verb: 'patch', group: 'admissionregistration.k8s.io', resource: 'mutatingwebhookconfigurations', name }), fm, `patch mutatingwebhookconfiguration ${name}`, req, ops, 'application/json-patch+json');
+    },
+    getConfigMap: (namespace, name) => orUndefined(send<{ data?: Record<string, string> }>(t, route({ verb: 'get', group: '', resource: 'configmaps', namespace, name }), '', `get configmap ${namespace}/${name}`, req)),
+    applyConfigMap: async (namespace, name, labels, data) => {
+      const body = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, namespace, labels }, data };
+      const q = queryString({ fieldManager: options.fieldManager ?? 'pullsecret-operator', force: true });
+      await send(t, route({ verb: 'patch', group: '', resource: 'configmaps', namespace, name }), q, `apply configmap ${namespace}/${name}`, req, body, 'application/apply-patch+yaml');
     },
   };
 }

@@ -60,6 +60,8 @@ export function instrumentKube(kube: Kube, observer: RequestObserver): Kube {
       });
     },
     getNamespace: (name) => count('get', 'namespaces', () => kube.getNamespace(name)),
+    getConfigMap: (namespace, name) => count('get', 'configmaps', () => kube.getConfigMap(namespace, name)),
+    applyConfigMap: (namespace, name, labels, data) => count('patch', 'configmaps', () => kube.applyConfigMap(namespace, name, labels, data)),
     getMutatingWebhookConfiguration: (name) => count('get', 'mutatingwebhookconfigurations', () => kube.getMutatingWebhookConfiguration(name)),
     createMutatingWebhookConfiguration: (m) => count('create', 'mutatingwebhookconfigurations', () => kube.createMutatingWebhookConfiguration(m)),
     replaceMutatingWebhookConfiguration: (m) => count('update', 'mutatingwebhookconfigurations', () => kube.replaceMutatingWebhookConfiguration(m)),

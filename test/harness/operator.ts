@@ -43,7 +43,9 @@ export async function startOperator(opts: StartOptions): Promise<OperatorProcess
   const args = opts.args ?? [];
   const child = spawn(process.execPath, ['--import', 'tsx', ...(opts.nodeArgs ?? []), join(REPO_ROOT, 'src', 'main.ts'), ...args], {
     cwd: REPO_ROOT,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', KUBECONFIG: opts.kubeconfig, PSO_HTTP_ADDRESS: '127.0.0.1:0', ...opts.env },
+    // The credential check is off unless a test turns it on (--verify-credentials, or this variable):
+    // the fixtures name real icr.io hosts, and no test traffic may leave the loopback addresses.
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', KUBECONFIG: opts.kubeconfig, PSO_HTTP_ADDRESS: '127.0.0.1:0', PSO_VERIFY_CREDENTIALS: 'false', ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let err = '';

@@ -139,13 +139,15 @@ describe('charts/pullsecret-operator, rendered', () => {
     assert.equal(d.spec?.replicas, 3);
     assert.equal(c?.resources?.limits?.['memory'], '512Mi');
     assert.equal(c?.resources?.requests?.['memory'], '128Mi', 'the default request stays');
-    assert.deepEqual(c?.args, ['--leader-elect', '--webhook-address=:9443', '--exclude-namespaces=ci-*', '--orphan-grace=30m']);
+    assert.deepEqual(c?.args, ['--leader-elect', '--webhook-address=:9443', '--verify-credentials', '--exclude-namespaces=ci-*', '--orphan-grace=30m']);
     // The webhook's Service names the namespace's webhook, and so does the configuration.
     const mwc = objs.find((o) => o.kind === 'MutatingWebhookConfiguration') as Obj;
     assert.equal((mwc['webhooks'] as { clientConfig: { service: { namespace: string } } }[])[0]?.clientConfig.service.namespace, 'ops');
     // webhook.enabled=false: no flag, port, Service or configuration.
     const off = template('elsewhere', 'webhook.enabled=false');
-    assert.deepEqual(deploymentOf(off).spec?.template.spec?.containers[0]?.args, ['--leader-elect']);
+    assert.deepEqual(deploymentOf(off).spec?.template.spec?.containers[0]?.args, ['--leader-elect', '--verify-credentials']);
+    // verifyCredentials=false: the check off.
+    assert.deepEqual(deploymentOf(template('elsewhere', 'verifyCredentials=false')).spec?.template.spec?.containers[0]?.args, ['--leader-elect', '--webhook-address=:9443', '--verify-credentials=false']);
     assert.deepEqual(deploymentOf(off).spec?.template.spec?.containers[0]?.ports?.map((p) => p.name), ['http']);
     assert.ok(!off.some((o) => o.kind === 'MutatingWebhookConfiguration' || o.metadata.name === 'pullsecret-operator-webhook'));
     assert.equal(c?.env?.find((e) => e.name === 'PSO_LOG_LEVEL')?.value, 'debug');
@@ -218,7 +220,7 @@ describe('charts/pullsecret-operator on the API server: install, upgrade, uninst
     assert.match(out, /REVISION: 2/);
     const d = await admin.makeApiClient(AppsV1Api).readNamespacedDeployment({ namespace: ns, name: 'pullsecret-operator' });
     assert.equal(d.spec?.replicas, 3);
-    assert.deepEqual(d.spec?.template.spec?.containers[0]?.args, ['--leader-elect', '--webhook-address=:9443', '--exclude-namespaces=ci-*']);
+    assert.deepEqual(d.spec?.template.spec?.containers[0]?.args, ['--leader-elect', '--webhook-address=:9443', '--verify-credentials', '--exclude-namespaces=ci-*']);
   });
 
   it("uninstalls, leaving nothing of the chart behind; the operator's copies stay", async () => {

@@ -12,6 +12,7 @@ import { after, before, describe, it } from 'node:test';
 import { AdmissionregistrationV1Api, ApiException, AuthorizationV1Api, CoordinationV1Api, CoreV1Api, KubeConfig, type V1APIResourceList, type V1Secret } from '@kubernetes/client-node';
 import { FLAGS } from '../../src/config.js';
 import { WEBHOOK_CONFIGURATION_NAME } from '../../src/webhook/configuration.js';
+import { CREDENTIALS_CONFIGMAP } from '../../src/registry/results.js';
 import { uniqueName } from '../harness/kube.js';
 import { CLUSTER_SCOPED_KINDS, type Obj, type OperatorIdentity, StrictObjectApi, installOperatorIdentity, readKustomization, render } from '../harness/manifests.js';
 import { REPO_ROOT, startOperator } from '../harness/operator.js';
@@ -68,13 +69,16 @@ async function clientCalls(kc: KubeConfig): Promise<{ access: Access[]; calls: s
     }
     return l;
   };
-  for (const m of text.matchAll(/\broute\(\{ verb: '(\w+)', group: '([\w.]*)', resource: '([\w/]+)'/g)) {
-    const [, verb = '', group = '', resource = ''] = m;
+  for (const m of text.matchAll(/\broute\(\{ verb: '(\w+)', group: '([\w.]*)', resource: '([\w/]+)'.*$/gm)) {
+    const [line = '', verb = '', group = '', resource = ''] = m;
     calls.push(`${verb} ${group || 'core'}/${resource}`);
     assert.ok(['', 'coordination.k8s.io', 'admissionregistration.k8s.io'].includes(group), `${group}: an API group the client knows`);
     const list = await resources(group);
     assert.ok(list.resources.some((r) => r.name === resource), `${resource} is served by ${list.groupVersion}`);
     access.push({ group, resource, verb });
+    // A server-side apply (on the same line) creates the object when it is missing: the API server
+    // then authorizes a create of that name as well.
+    if (verb === 'patch' && line.includes('application/apply-patch+yaml')) access.push({ group, resource, verb: 'create' });
   }
   return { access, calls };
 }
@@ -250,13 +254,20 @@ describe('least privilege', () => {
       assert.equal(r.nonResourceURLs, undefined);
     }
     assert.ok(rulesOf(clusterRole).every((r) => !(r.resources ?? []).includes('leases')), 'no cluster-wide leases');
-    assert.ok(rulesOf(role).every((r) => (r.apiGroups ?? []).join() === 'coordination.k8s.io' && (r.resources ?? []).join() === 'leases'), 'the Role is about leases only');
+    assert.ok(rulesOf(clusterRole).every((r) => !(r.resources ?? []).includes('configmaps')), 'no cluster-wide configmaps');
+    assert.ok(
+      rulesOf(role).every((r) => ((r.apiGroups ?? []).join() === 'coordination.k8s.io' && (r.resources ?? []).join() === 'leases') || ((r.apiGroups ?? []).join() === '' && (r.resources ?? []).join() === 'configmaps')),
+      'the Role is about its Lease and the credential results only',
+    );
+    const configMapRules = rulesOf(role).filter((r) => (r.resources ?? []).includes('configmaps'));
+    assert.equal(configMapRules.length, 1);
+    assert.deepEqual(configMapRules[0]?.resourceNames, [CREDENTIALS_CONFIGMAP], 'every configmaps verb, create included, limited to the results ConfigMap by name');
     assert.equal(role.metadata.namespace, readKustomization().namespace);
     const webhookRules = rulesOf(clusterRole).filter((r) => (r.resources ?? []).includes('mutatingwebhookconfigurations'));
     assert.equal(webhookRules.length, 1);
     assert.deepEqual(webhookRules[0]?.resourceNames, [WEBHOOK_CONFIGURATION_NAME], 'the webhook configuration, by name');
     assert.ok(!webhookRules[0]?.verbs.includes('create'), 'no create of webhook configurations');
-    for (const r of rulesOf(role)) {
+    for (const r of rulesOf(role).filter((x) => (x.resources ?? []).includes('leases'))) {
       const byName = r.verbs.filter((v) => v !== 'create');
       if (byName.length > 0) assert.deepEqual(r.resourceNames, [LEASE_NAME], `${byName.join()} limited to the Lease ${LEASE_NAME}`);
     }
@@ -275,9 +286,16 @@ describe('least privilege', () => {
     for (const a of used) {
       const lease = a.resource === 'leases';
       const webhook = a.resource === 'mutatingwebhookconfigurations';
-      const asked = lease ? { ...a, namespace: NS, name: a.verb === 'create' ? undefined : LEASE_NAME } : webhook ? { ...a, namespace: '', name: WEBHOOK_CONFIGURATION_NAME } : { ...a, namespace: '' };
+      const results = a.resource === 'configmaps';
+      const asked = lease
+        ? { ...a, namespace: NS, name: a.verb === 'create' ? undefined : LEASE_NAME }
+        : webhook
+          ? { ...a, namespace: '', name: WEBHOOK_CONFIGURATION_NAME }
+          : results
+            ? { ...a, namespace: NS, name: CREDENTIALS_CONFIGMAP }
+            : { ...a, namespace: '' };
       if (!(await ssar(asked))) denied.push(`${accessKey(a)} in ${asked.namespace || 'all namespaces'}`);
-      if (!lease && !webhook && !(await ssar({ ...a, namespace: s.source }))) denied.push(`${accessKey(a)} in ${s.source}`);
+      if (!lease && !webhook && !results && !(await ssar({ ...a, namespace: s.source }))) denied.push(`${accessKey(a)} in ${s.source}`);
     }
     assert.deepEqual(denied, []);
   });
@@ -287,6 +305,14 @@ describe('least privilege', () => {
       { group: '', resource: 'secrets', verb: 'patch' },
       { group: '', resource: 'secrets', verb: 'deletecollection', namespace: s.source },
       { group: '', resource: 'configmaps', verb: 'get', namespace: 'default' },
+      // The results ConfigMap: by name, in the operator's namespace only; a create without a name (a POST) is not allowed.
+      { group: '', resource: 'configmaps', verb: 'create', namespace: NS },
+      { group: '', resource: 'configmaps', verb: 'patch', namespace: NS, name: 'another-configmap' },
+      { group: '', resource: 'configmaps', verb: 'create', namespace: NS, name: 'another-configmap' },
+      { group: '', resource: 'configmaps', verb: 'update', namespace: NS, name: CREDENTIALS_CONFIGMAP },
+      { group: '', resource: 'configmaps', verb: 'delete', namespace: NS, name: CREDENTIALS_CONFIGMAP },
+      { group: '', resource: 'configmaps', verb: 'patch', namespace: 'default', name: CREDENTIALS_CONFIGMAP },
+      { group: '', resource: 'configmaps', verb: 'list', namespace: NS },
       { group: '', resource: 'pods', verb: 'list' },
       { group: '', resource: 'nodes', verb: 'list' },
       { group: '', resource: 'namespaces', verb: 'create' },

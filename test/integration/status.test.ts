@@ -5,13 +5,12 @@
  * and the running operator's metric pullsecret_operator_namespaces agrees with it.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { RbacAuthorizationV1Api } from '@kubernetes/client-node';
 import type { NamespaceStatus, SourceStatus } from '../../src/domain/status.js';
-import { MANIFESTS_DIR, type Obj, StrictObjectApi, parseAllYaml, writeTokenKubeconfig } from '../harness/manifests.js';
+import { installStatusReader } from '../harness/manifests.js';
 import { startOperator } from '../harness/operator.js';
 import { OPT_OUT, Scenario, fixtureCopies, mergePatch } from '../harness/scenario.js';
 
@@ -23,8 +22,7 @@ interface Report {
 describe('pullsecret-operator status', () => {
   const s = new Scenario('status');
   const tmp = mkdtempSync(join(tmpdir(), 'pso-status-'));
-  const role = parseAllYaml(readFileSync(join(MANIFESTS_DIR, 'status-reader.yaml'), 'utf8'))[0] as Obj;
-  const roleName = `${role.metadata.name}-${s.id}`;
+  let reader: { kubeconfigPath: string; remove(): Promise<void> } | undefined;
   let readerKubeconfig = '';
   let synced = '';
   let foreign = '';
@@ -42,14 +40,10 @@ describe('pullsecret-operator status', () => {
       namespace: s.source,
       body: { metadata: { name: 'dockerhub' }, type: 'kubernetes.io/dockerconfigjson', stringData: { '.dockerconfigjson': JSON.stringify({ auths: { 'docker.io': { auth: 'eDp5' } } }) } },
     });
-    // The read-only user: a ServiceAccount bound to the documented role, and nothing else.
-    await StrictObjectApi.make(s.kc).createStrict({ ...role, metadata: { ...role.metadata, name: roleName } });
-    await s.core.createNamespacedServiceAccount({ namespace: s.source, body: { metadata: { name: 'status-reader' } } });
-    await s.kc.makeApiClient(RbacAuthorizationV1Api).createClusterRoleBinding({
-      body: { metadata: { name: roleName }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: roleName }, subjects: [{ kind: 'ServiceAccount', name: 'status-reader', namespace: s.source }] },
-    });
-    const tr = await s.core.createNamespacedServiceAccountToken({ namespace: s.source, name: 'status-reader', body: { spec: { audiences: [], expirationSeconds: 3600 } } });
-    readerKubeconfig = await writeTokenKubeconfig(s.kc, tr.status?.token ?? '', join(tmp, 'reader'));
+    // The read-only user: a ServiceAccount bound to manifests/status-reader.yaml, and nothing else.
+    const r = await installStatusReader(s.kc, s.source, s.id, join(tmp, 'reader'));
+    reader = r;
+    readerKubeconfig = r.kubeconfigPath;
 
     synced = await s.namespace('synced');
     optedOut = await s.namespace('optout', { annotations: { [OPT_OUT]: 'true' } });
@@ -70,8 +64,7 @@ describe('pullsecret-operator status', () => {
   after(async () => {
     await s.core.patchNamespace({ name: terminating, body: { metadata: { finalizers: null } } }, mergePatch).catch(() => undefined);
     await s.tearDown();
-    await s.kc.makeApiClient(RbacAuthorizationV1Api).deleteClusterRoleBinding({ name: roleName }).catch(() => undefined);
-    await s.kc.makeApiClient(RbacAuthorizationV1Api).deleteClusterRole({ name: roleName }).catch(() => undefined);
+    await reader?.remove();
     rmSync(tmp, { recursive: true, force: true });
   });
 

@@ -119,6 +119,7 @@ test('loadConfig: TestDefaults', () => {
       hosts: ['pullsecret-operator-webhook.pullsecret-operator.svc', 'pullsecret-operator-webhook.pullsecret-operator.svc.cluster.local'],
     },
     output: 'table',
+    credentials: { enabled: true, intervalMs: 3_600_000, namespace: 'pullsecret-operator' },
   };
   assert.deepEqual(c, want);
   assert.ok(Object.isFrozen(c));
@@ -158,6 +159,11 @@ const valueCases: { name: string; argv: string[]; env: Record<string, string>; p
   { name: 'TestRunCommand', argv: ['run', '--once'], env: {}, pick: (c) => [c.command, c.once], want: ['run', true] },
   { name: 'TestHelp', argv: ['--help'], env: {}, pick: (c) => c.command, want: 'help' },
   { name: 'TestVersion', argv: ['cleanup', '--version'], env: {}, pick: (c) => c.command, want: 'version' },
+  { name: 'TestVerifyCredentialsOff', argv: ['--verify-credentials=false'], env: {}, pick: (c) => c.credentials.enabled, want: false },
+  { name: 'TestVerifyCredentialsEnvOffFlagOn', argv: ['--verify-credentials'], env: { PSO_VERIFY_CREDENTIALS: 'false' }, pick: (c) => c.credentials.enabled, want: true },
+  { name: 'TestVerifyIntervalEnv', argv: [], env: { PSO_VERIFY_INTERVAL: '15m' }, pick: (c) => c.credentials.intervalMs, want: 900_000 },
+  { name: 'TestOperatorNamespaceFromPod', argv: [], env: { POD_NAMESPACE: 'ops' }, pick: (c) => c.credentials.namespace, want: 'ops' },
+  { name: 'TestOperatorNamespaceFlagWins', argv: ['--operator-namespace', 'pso'], env: { POD_NAMESPACE: 'ops' }, pick: (c) => c.credentials.namespace, want: 'pso' },
 ];
 
 for (const c of valueCases) {
@@ -202,6 +208,9 @@ const invalidCases: { name: string; argv: string[]; env: Record<string, string>;
   { name: 'TestOutputUnknown', argv: ['status', '-o', 'yaml'], env: {}, message: /^--output: "yaml" is not table or json/ },
   { name: 'TestUnknownCommand', argv: ['start'], env: {}, message: /unknown command "start"/ },
   { name: 'TestExtraArguments', argv: ['run', 'now'], env: {}, message: /unexpected arguments: now/ },
+  { name: 'TestVerifyIntervalTooShort', argv: ['--verify-interval', '5s'], env: {}, message: /^--verify-interval: 5s is out of range \(10s to 24h\)/ },
+  { name: 'TestVerifyIntervalTooLong', argv: [], env: { PSO_VERIFY_INTERVAL: '25h' }, message: /^--verify-interval: 25h is out of range \(10s to 24h\)/ },
+  { name: 'TestVerifyCredentialsNotBoolean', argv: ['--verify-credentials=sometimes'], env: {}, message: /^--verify-credentials: "sometimes" is not a boolean/ },
 ];
 
 for (const c of invalidCases) {
