@@ -109,10 +109,17 @@ export async function startOperator(opts: StartOptions): Promise<OperatorProcess
     exited,
   };
   const once = args.includes('--once') || args.includes('cleanup') || args.includes('status');
-  if (!once && args.some((a) => a.startsWith('--http-address')) === false) {
-    const l = await proc.waitForLog((x) => x.message === 'http server listening', 20000, 'the http server');
-    proc.httpPort = Number(l['port']);
+  try {
+    if (!once && args.some((a) => a.startsWith('--http-address')) === false) {
+      const l = await proc.waitForLog((x) => x.message === 'http server listening', 20000, 'the http server');
+      proc.httpPort = Number(l['port']);
+    }
+    if (opts.waitSynced ?? !once) await proc.waitForLog((x) => x.message === 'caches synced; reconciling', 20000, 'caches to sync');
+  } catch (err) {
+    // The caller never gets the process, so nobody else can stop it: a live child (and its pipes)
+    // would keep the test file from ever finishing.
+    await proc.stop('SIGKILL');
+    throw err;
   }
-  if (opts.waitSynced ?? !once) await proc.waitForLog((x) => x.message === 'caches synced; reconciling', 20000, 'caches to sync');
   return proc;
 }
