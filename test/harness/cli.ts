@@ -1,18 +1,23 @@
 /**
- * npm run cluster -- start [--node]|stop|status
+ * npm run cluster -- start [--node] [--kubernetes-version V]|stop|status
  *
  * start:  starts a detached control plane in <repo>/.cluster, prints the kubeconfig path
- *         (the only stdout line). Prints the same path if one is already running.
+ *         (the only stdout line). Prints the same path if one of that version is already running.
  *         --node also starts a real node (test/harness/node.ts) and writes .cluster/node.json.
+ *         --kubernetes-version (1.34.4, v1.34.4 or 1.34; else $PSO_KUBERNETES_VERSION, else the
+ *         default, test/control-plane/K8S_VERSION) picks the version of the plane and the node.
  * stop:   stops the processes recorded in .cluster/state.json, then removes what a node leaves
  *         (container shims, mounts, cgroups) and .cluster/.
- * status: prints "running <kubeconfig>" (exit 0) or "stopped" (exit 1).
+ * status: prints "running <kubeconfig> (Kubernetes <version>)" (exit 0) or "stopped" (exit 1);
+ *         the version is the one the API server reports at /version.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { COMPONENTS, isReady, isRunning, repoRoot, startControlPlane, stopProcesses } from './control-plane.js';
+import { parseArgs } from 'node:util';
+import { COMPONENTS, isReady, isRunning, repoRoot, serverVersion, startControlPlane, stopProcesses } from './control-plane.js';
 import type { ControlPlane, ProcessRef } from './control-plane.js';
+import { kubernetesVersion } from './kubernetes-version.js';
 import { cleanUpNode, readNodeInfo } from './node.js';
 
 type State = Omit<ControlPlane, 'stop'> & { startedAt: string };
@@ -75,13 +80,20 @@ async function running(): Promise<State | undefined> {
   return (await isReady(st)) ? st : undefined;
 }
 
-async function start(withNode: boolean): Promise<number> {
+async function start(withNode: boolean, askedVersion: string | undefined): Promise<number> {
+  let version: string;
+  try {
+    version = kubernetesVersion(askedVersion);
+  } catch (err) {
+    log(`cluster: ${err instanceof Error ? err.message : String(err)}`);
+    return 2;
+  }
   const current = await running();
-  if (current && (!withNode || current.node)) {
+  if (current && (!withNode || current.node) && current.kubernetesVersion === version) {
     console.log(current.kubeconfigPath);
     return 0;
   }
-  // Leftovers of a dead or half-started plane (or a plane without the node that is asked for).
+  // Leftovers of a dead or half-started plane (or a plane without the node, or of another version).
   await stop();
 
   const abort = new AbortController();
@@ -95,6 +107,7 @@ async function start(withNode: boolean): Promise<number> {
       log,
       signal: abort.signal,
       node: withNode,
+      kubernetesVersion: version,
     });
     const state: State = { ...plane, startedAt: new Date().toISOString() };
     await writeFile(statePath, `${JSON.stringify(state, null, 2)}\n`);
@@ -110,20 +123,38 @@ async function start(withNode: boolean): Promise<number> {
   }
 }
 
+const USAGE = 'usage: npm run cluster -- start [--node] [--kubernetes-version 1.MINOR[.PATCH]]|stop|status';
+
 async function main(cmd: string | undefined): Promise<number> {
   switch (cmd) {
-    case 'start':
-      return start(process.argv.slice(3).includes('--node'));
+    case 'start': {
+      let values: { node?: boolean; 'kubernetes-version'?: string };
+      try {
+        ({ values } = parseArgs({
+          args: process.argv.slice(3),
+          options: { node: { type: 'boolean' }, 'kubernetes-version': { type: 'string' } },
+        }));
+      } catch (err) {
+        console.error(`cluster: ${err instanceof Error ? err.message : String(err)}`);
+        console.error(USAGE);
+        return 2;
+      }
+      return start(values.node === true, values['kubernetes-version']);
+    }
     case 'stop':
       await stop();
       return 0;
     case 'status': {
       const st = await running();
-      console.log(st ? `running ${st.kubeconfigPath}` : 'stopped');
-      return st ? 0 : 1;
+      if (!st) {
+        console.log('stopped');
+        return 1;
+      }
+      console.log(`running ${st.kubeconfigPath} (Kubernetes ${(await serverVersion(st)) ?? `${st.kubernetesVersion}, /version unanswered`})`);
+      return 0;
     }
     default:
-      console.error('usage: npm run cluster -- start [--node]|stop|status');
+      console.error(USAGE);
       return 2;
   }
 }

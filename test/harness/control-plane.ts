@@ -16,6 +16,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 
+import { KUBERNETES_VERSION_ENV, kubernetesVersion } from './kubernetes-version.js';
 import { type NodeInfo, type RunningNode, startNode } from './node.js';
 
 const execFileAsync = promisify(execFile);
@@ -36,6 +37,8 @@ export interface ProcessRef {
 }
 
 export interface ControlPlane {
+  /** The Kubernetes version its binaries were built from, e.g. v1.36.3 (see kubernetes-version.ts). */
+  kubernetesVersion: string;
   kubeconfigPath: string;
   /** https://127.0.0.1:<port> */
   server: string;
@@ -86,15 +89,24 @@ export interface StartOptions {
   controllerManagerArgs?: readonly string[];
   /** Write the API server's audit log (AUDIT_POLICY; on with `node`). */
   audit?: boolean;
+  /**
+   * Kubernetes version of the plane and its node: 1.34.4, v1.34.4 or 1.34 (see
+   * kubernetes-version.ts). Default: $PSO_KUBERNETES_VERSION, else test/control-plane/K8S_VERSION.
+   */
+  kubernetesVersion?: string;
 }
 
 export function repoRoot(): string {
   return fileURLToPath(new URL('../../', import.meta.url)).replace(/\/$/, '');
 }
 
-/** Runs a build script (progress on our stderr) and returns the folder it prints last. */
-export async function runBuildScript(script: string, args: string[] = [], signal?: AbortSignal): Promise<string> {
-  const child = spawn('bash', [script, ...args], { stdio: ['ignore', 'pipe', 'inherit'], signal });
+/**
+ * Runs a build script (progress on our stderr) and returns the folder it prints last. `version`
+ * picks the Kubernetes version of test/control-plane/build.sh.
+ */
+export async function runBuildScript(script: string, args: string[] = [], signal?: AbortSignal, version?: string): Promise<string> {
+  const env = version === undefined ? process.env : { ...process.env, [KUBERNETES_VERSION_ENV]: version };
+  const child = spawn('bash', [script, ...args], { stdio: ['ignore', 'pipe', 'inherit'], signal, env });
   let out = '';
   child.stdout.setEncoding('utf8');
   child.stdout.on('data', (chunk: string) => {
@@ -110,9 +122,9 @@ export async function runBuildScript(script: string, args: string[] = [], signal
   return dir;
 }
 
-/** Runs build.sh and returns the folder holding the plane's binaries. */
-export async function buildBinaries(signal?: AbortSignal): Promise<string> {
-  const binDir = await runBuildScript(join(repoRoot(), 'test', 'control-plane', 'build.sh'), [], signal);
+/** Runs build.sh for `version` (v1.MINOR.PATCH) and returns the folder holding the plane's binaries. */
+export async function buildBinaries(version: string, signal?: AbortSignal): Promise<string> {
+  const binDir = await runBuildScript(join(repoRoot(), 'test', 'control-plane', 'build.sh'), [], signal, version);
   for (const b of COMPONENTS) await access(join(binDir, b));
   return binDir;
 }
@@ -260,18 +272,27 @@ interface TlsClient {
   key: string;
 }
 
-/** One GET against the apiserver; resolves to the status code (0 on connection errors). */
-function httpsGet(url: string, tls: TlsClient, timeoutMs = 2000): Promise<number> {
+/** One GET against the apiserver; resolves to the status code (0 on connection errors) and the body. */
+function httpsGetBody(url: string, tls: TlsClient, timeoutMs = 2000): Promise<{ status: number; body: string }> {
   return new Promise((res) => {
     const req = request(url, { ...tls, agent: false, timeout: timeoutMs }, (r) => {
-      r.resume();
-      r.on('end', () => res(r.statusCode ?? 0));
-      r.on('error', () => res(0));
+      let body = '';
+      r.setEncoding('utf8');
+      r.on('data', (chunk: string) => {
+        body += chunk;
+      });
+      r.on('end', () => res({ status: r.statusCode ?? 0, body }));
+      r.on('error', () => res({ status: 0, body: '' }));
     });
     req.on('timeout', () => req.destroy());
-    req.on('error', () => res(0));
+    req.on('error', () => res({ status: 0, body: '' }));
     req.end();
   });
+}
+
+/** One GET against the apiserver; resolves to the status code (0 on connection errors). */
+async function httpsGet(url: string, tls: TlsClient, timeoutMs = 2000): Promise<number> {
+  return (await httpsGetBody(url, tls, timeoutMs)).status;
 }
 
 async function httpGetOk(url: string): Promise<boolean> {
@@ -386,11 +407,12 @@ export async function startControlPlane(opts: StartOptions = {}): Promise<Contro
   const elapsed = (): string => `${((Date.now() - t0) / 1000).toFixed(1)}s`;
   const dir = resolve(opts.dir ?? join(repoRoot(), '.cluster'));
   const audit = opts.node === true || opts.audit === true;
+  const version = kubernetesVersion(opts.kubernetesVersion);
 
-  const binDir = await buildBinaries(signal);
+  const binDir = await buildBinaries(version, signal);
   signal?.throwIfAborted();
   const tBuilt = Date.now();
-  log(`control-plane: binaries ready in ${elapsed()} (${binDir})`);
+  log(`control-plane: Kubernetes ${version} binaries ready in ${elapsed()} (${binDir})`);
 
   await rm(dir, { recursive: true, force: true });
   await mkdir(dir, { recursive: true });
@@ -587,7 +609,7 @@ export async function startControlPlane(opts: StartOptions = {}): Promise<Contro
     );
     if (opts.node === true) {
       node = await startNode(
-        { dir, kubeconfigPath, binDir, caCertPath: pki.caCert, serverCertPath: pki.serverCert, serverKeyPath: pki.serverKey },
+        { dir, kubeconfigPath, binDir, kubernetesVersion: version, caCertPath: pki.caCert, serverCertPath: pki.serverCert, serverKeyPath: pki.serverKey },
         { log, detached: opts.detached, signal, onProcess: (ref) => record(ref) },
       );
     }
@@ -598,6 +620,7 @@ export async function startControlPlane(opts: StartOptions = {}): Promise<Contro
 
   const pid = (n: ComponentName): number => processes.find((p) => p.name === n)?.pid ?? -1;
   return {
+    kubernetesVersion: version,
     kubeconfigPath,
     server,
     dir,
@@ -617,14 +640,30 @@ export async function startControlPlane(opts: StartOptions = {}): Promise<Contro
   };
 }
 
+type PlaneAddress = Pick<ControlPlane, 'server' | 'caCertPath' | 'adminCertPath' | 'adminKeyPath'>;
+
+async function adminTls(plane: PlaneAddress): Promise<TlsClient> {
+  const [ca, cert, key] = await Promise.all([plane.caCertPath, plane.adminCertPath, plane.adminKeyPath].map((f) => readFile(f, 'utf8')));
+  return { ca: ca ?? '', cert: cert ?? '', key: key ?? '' };
+}
+
 /** GET <server>/readyz with the admin cert; true on 200. */
-export async function isReady(plane: Pick<ControlPlane, 'server' | 'caCertPath' | 'adminCertPath' | 'adminKeyPath'>): Promise<boolean> {
+export async function isReady(plane: PlaneAddress): Promise<boolean> {
   try {
-    const [ca, cert, key] = await Promise.all(
-      [plane.caCertPath, plane.adminCertPath, plane.adminKeyPath].map((f) => readFile(f, 'utf8')),
-    );
-    return (await httpsGet(`${plane.server}/readyz`, { ca: ca ?? '', cert: cert ?? '', key: key ?? '' })) === 200;
+    return (await httpsGet(`${plane.server}/readyz`, await adminTls(plane))) === 200;
   } catch {
     return false;
+  }
+}
+
+/** The gitVersion the API server reports at /version (e.g. v1.34.4), or undefined if it does not answer. */
+export async function serverVersion(plane: PlaneAddress): Promise<string | undefined> {
+  try {
+    const r = await httpsGetBody(`${plane.server}/version`, await adminTls(plane));
+    if (r.status !== 200) return undefined;
+    const v = (JSON.parse(r.body) as { gitVersion?: unknown }).gitVersion;
+    return typeof v === 'string' ? v : undefined;
+  } catch {
+    return undefined;
   }
 }

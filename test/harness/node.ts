@@ -60,6 +60,8 @@ export interface PlaneForNode {
   dir: string;
   kubeconfigPath: string;
   binDir: string;
+  /** The plane's Kubernetes version (v1.MINOR.PATCH): the kubelet and scheduler are built from the same. */
+  kubernetesVersion: string;
   caCertPath: string;
   /** A serving certificate and key for 127.0.0.1 signed by the plane's CA (the registry uses them). */
   serverCertPath: string;
@@ -444,12 +446,12 @@ export async function startNode(plane: PlaneForNode, opts: StartNodeOptions = {}
   const at = (): string => `+${((Date.now() - t0) / 1000).toFixed(1)}s`;
   await ensurePackages(log);
   const [nodeBins, extras] = await Promise.all([
-    runBuildScript(join(repoRoot(), 'test', 'control-plane', 'build.sh'), ['node'], signal),
+    runBuildScript(join(repoRoot(), 'test', 'control-plane', 'build.sh'), ['node'], signal, plane.kubernetesVersion),
     runBuildScript(join(repoRoot(), 'test', 'node', 'build.sh'), [], signal),
   ]);
   for (const b of ['kubelet', 'kube-scheduler']) await access(join(nodeBins, b));
   for (const b of ['registry', 'pause', 'app']) await access(join(extras, b));
-  log(`node: binaries ready (${at()})`);
+  log(`node: Kubernetes ${plane.kubernetesVersion} binaries ready (${at()})`);
 
   const dir = join(plane.dir, 'node');
   const d = {

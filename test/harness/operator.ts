@@ -39,6 +39,13 @@ export interface StartOptions {
   nodeArgs?: string[];
 }
 
+/**
+ * How long start-up (load, HTTP port, first sync) may take before startOperator gives up. Usually
+ * 1 to 3 s; 20 s was not enough on a machine at load average 20 to 25 (tsx compiles src/ at every
+ * start). A deadline for a precondition only: no test asserts start-up time through it.
+ */
+const STARTUP_DEADLINE_MS = 60_000;
+
 export async function startOperator(opts: StartOptions): Promise<OperatorProcess> {
   const args = opts.args ?? [];
   const child = spawn(process.execPath, ['--import', 'tsx', ...(opts.nodeArgs ?? []), join(REPO_ROOT, 'src', 'main.ts'), ...args], {
@@ -113,11 +120,18 @@ export async function startOperator(opts: StartOptions): Promise<OperatorProcess
     exited,
   };
   const once = args.includes('--once') || args.includes('cleanup') || args.includes('status');
-  if (!once && args.some((a) => a.startsWith('--http-address')) === false) {
-    const l = await proc.waitForLog((x) => x.message === 'http server listening', 20000, 'the http server');
-    proc.httpPort = Number(l['port']);
+  try {
+    if (!once && args.some((a) => a.startsWith('--http-address')) === false) {
+      const l = await proc.waitForLog((x) => x.message === 'http server listening', STARTUP_DEADLINE_MS, 'the http server');
+      proc.httpPort = Number(l['port']);
+    }
+    if (opts.waitSynced ?? !once) await proc.waitForLog((x) => x.message === 'caches synced; reconciling', STARTUP_DEADLINE_MS, 'caches to sync');
+  } catch (err) {
+    // The caller never gets the process, so nobody else can stop it: a live child (and its pipes)
+    // would keep the test file from ever finishing.
+    await proc.stop('SIGKILL');
+    throw err;
   }
-  if (opts.waitSynced ?? !once) await proc.waitForLog((x) => x.message === 'caches synced; reconciling', 20000, 'caches to sync');
   return proc;
 }
 

@@ -4,6 +4,8 @@
  * Starts one control plane in a temp dir, runs the command with KUBECONFIG and
  * PSO_TEST_KUBECONFIG pointing at it (and PSO_TEST_BIN_DIR at its binaries, kubectl included,
  * PSO_TEST_AUDIT_LOG at its audit log), stops the plane and exits with the command's code.
+ * The plane's Kubernetes version is $PSO_KUBERNETES_VERSION (1.34.4, v1.34.4 or 1.34), else the
+ * default (test/control-plane/K8S_VERSION); the command sees the exact version in the same variable.
  *
  * It also installs the manifests' identity of the operator (its ServiceAccount, RBAC and the
  * admission policy that confines its writes; see installOperatorIdentity) in the namespace
@@ -18,6 +20,7 @@ import { constants, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import { IDENTITY_NAMESPACE, killProcessesSync, startControlPlane } from './control-plane.js';
+import { KUBERNETES_VERSION_ENV } from './kubernetes-version.js';
 import { installOperatorIdentity } from './manifests.js';
 import type { ControlPlane } from './control-plane.js';
 
@@ -70,7 +73,16 @@ async function main(): Promise<number> {
     const identity = await installOperatorIdentity(admin, IDENTITY_NAMESPACE, 'tests', join(dir, 'operator-kubeconfig'));
     child = spawn(cmd, args, {
       stdio: 'inherit',
-      env: { ...process.env, KUBECONFIG: kubeconfig, PSO_TEST_KUBECONFIG: kubeconfig, PSO_TEST_OPERATOR_KUBECONFIG: identity.kubeconfigPath, PSO_TEST_BIN_DIR: plane.binDir, PSO_TEST_AUDIT_LOG: plane.auditLogPath ?? '' },
+      env: {
+        ...process.env,
+        KUBECONFIG: kubeconfig,
+        PSO_TEST_KUBECONFIG: kubeconfig,
+        PSO_TEST_OPERATOR_KUBECONFIG: identity.kubeconfigPath,
+        PSO_TEST_BIN_DIR: plane.binDir,
+        PSO_TEST_AUDIT_LOG: plane.auditLogPath ?? '',
+        // The exact version, so that a test that starts a plane of its own (faults) starts the same.
+        [KUBERNETES_VERSION_ENV]: plane.kubernetesVersion,
+      },
     });
     const running = child;
     code = await new Promise<number>((res) => {

@@ -5,9 +5,10 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { ApiException, CoreV1Api, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
+import { ApiException, CoreV1Api, PatchStrategy, VersionApi, setHeaderOptions } from '@kubernetes/client-node';
 import type { V1ServiceAccount } from '@kubernetes/client-node';
 import { testKubeConfig, uniqueName, waitFor } from '../harness/kube.js';
+import { kubernetesVersion } from '../harness/kubernetes-version.js';
 
 const isNotFound = (err: unknown): boolean => err instanceof ApiException && err.code === 404;
 
@@ -34,6 +35,12 @@ describe('local control plane', () => {
 
   after(async () => {
     await orUndefined(core.deleteNamespace({ name: namespace }));
+  });
+
+  it('runs the Kubernetes version asked for (PSO_KUBERNETES_VERSION, else test/control-plane/K8S_VERSION)', async () => {
+    const v = await testKubeConfig().makeApiClient(VersionApi).getCode();
+    assert.equal(v.gitVersion, kubernetesVersion());
+    assert.equal(`v${v.major}.${v.minor}`, kubernetesVersion().replace(/\.\d+$/, ''));
   });
 
   it('gives a new namespace a default ServiceAccount (kube-controller-manager runs)', async () => {

@@ -63,7 +63,9 @@ describe('ownership', () => {
     assert.equal((await s.secret(ns2, 'all-icr-io'))?.type, 'Opaque');
     await s.core.deleteNamespacedSecret({ namespace: ns2, name: 'all-icr-io' });
     // Deleting a secret that is not ours sends us no event; the next reconcile of the namespace
-    // (any change in it, or the resync) re-checks the name. Touch the namespace's ServiceAccount.
+    // (any change in it, or the resync) re-checks the name. Touch the namespace's ServiceAccount,
+    // once kube-controller-manager has made it (on a busy machine that can come after the copies).
+    await s.waitFor('the default ServiceAccount', async () => (await s.serviceAccount(ns2)) !== undefined);
     await s.core.patchNamespacedServiceAccount({ namespace: ns2, name: 'default', body: { metadata: { labels: { touched: 'yes' } } } }, mergePatch);
     await s.waitFor('our copy created', async () => (await s.secret(ns2, 'all-icr-io'))?.metadata?.labels?.[MANAGED] === 'pullsecret-operator');
   });
