@@ -35,6 +35,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { startControlPlane, type ControlPlane } from '../test/harness/control-plane.js';
 import { REPO_ROOT } from '../test/harness/operator.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 const MANAGED = 'app.kubernetes.io/managed-by=pullsecret-operator';
 const SOURCE_NAMES = ['all-icr-io', 'default-us-icr-io', 'default-uk-icr-io', 'default-de-icr-io', 'default-au-icr-io', 'default-jp-icr-io', 'default-icr-io'];
@@ -320,7 +321,6 @@ function startCompiledOperator(kubeconfig: string, nodeOptions = deploymentNodeO
 const window = (samples: readonly Sample[], from: number, to: number): Sample[] => samples.filter((s) => s.t >= from && s.t <= to);
 const peak = (ss: readonly Sample[]): number => Math.max(0, ...ss.map((s) => s.rssKiB));
 const cpuS = (ss: readonly Sample[]): number => ((ss[ss.length - 1]?.cpuTicks ?? 0) - (ss[0]?.cpuTicks ?? 0)) / 100;
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 async function startPlane(): Promise<{ plane: ControlPlane; dir: string }> {
   const dir = await mkdtemp(join(tmpdir(), 'pso-bench-scale-'));

@@ -25,6 +25,7 @@ import { webhookBench } from './bench-webhook.js';
 import { applyIbmSecrets } from '../test/harness/fixtures.js';
 import { apiserverMetrics, apiserverWrites } from '../test/harness/kube.js';
 import { startOperator } from '../test/harness/operator.js';
+import { requestsByVerb } from '../test/harness/metrics.js';
 
 const sub = process.argv[2];
 const { values } = sub === 'scale' || sub === 'churn' || sub === 'race' || sub === 'webhook' ? { values: { namespaces: '0' } } : parseArgs({ options: { namespaces: { type: 'string', default: '30' } } });
@@ -38,16 +39,8 @@ const pct = (xs: number[], p: number): number => {
 const fmt = (xs: number[]): string => `p50 ${pct(xs, 50).toFixed(0)} ms, p95 ${pct(xs, 95).toFixed(0)} ms, max ${Math.max(...xs).toFixed(0)} ms`;
 
 /** Requests counted by the API server, by verb, for the resources the operator touches. */
-async function requestsByVerb(kc: KubeConfig): Promise<Record<string, number>> {
-  const out: Record<string, number> = {};
-  for (const line of (await apiserverMetrics(kc)).split('\n')) {
-    if (!line.startsWith('apiserver_request_total{')) continue;
-    const resource = /resource="([a-z]+)"/.exec(line)?.[1] ?? '';
-    if (!['secrets', 'serviceaccounts', 'events'].includes(resource)) continue;
-    const verb = /verb="([A-Z]+)"/.exec(line)?.[1] ?? '';
-    out[verb] = (out[verb] ?? 0) + Number(line.slice(line.lastIndexOf(' ') + 1));
-  }
-  return out;
+async function requestsCounted(kc: KubeConfig): Promise<Record<string, number>> {
+  return requestsByVerb(await apiserverMetrics(kc), ['secrets', 'serviceaccounts', 'events']);
 }
 
 async function main(): Promise<void> {
@@ -64,7 +57,7 @@ async function main(): Promise<void> {
     const saLatency: number[] = [];
     const copiesLatency: number[] = [];
     const names: string[] = [];
-    const beforeVerbs = await requestsByVerb(kc);
+    const beforeVerbs = await requestsCounted(kc);
     for (let i = 0; i < N; i++) {
       const ns = `bench-${i}`;
       names.push(ns);
@@ -95,7 +88,7 @@ async function main(): Promise<void> {
       await done;
       saLatency.push((t.saPatched ?? 0) - (t.saAdded ?? 0));
     }
-    const afterVerbs = await requestsByVerb(kc);
+    const afterVerbs = await requestsCounted(kc);
     const perNs = Object.fromEntries(Object.entries(afterVerbs).map(([v, n]) => [v, ((n - (beforeVerbs[v] ?? 0)) / N).toFixed(1)]).filter(([, n]) => n !== '0.0'));
 
     // 2. Rotation fan-out.

@@ -1,7 +1,8 @@
 /** Small helpers for integration tests running under test/harness/with-cluster.ts. */
 import { randomBytes } from 'node:crypto';
-import { createServer } from 'node:net';
 import { KubeConfig } from '@kubernetes/client-node';
+import { WRITE_VERBS, requestsByVerb } from './metrics.js';
+import { freePorts } from './plane/processes.js';
 
 /** The test cluster's admin KubeConfig, from $PSO_TEST_KUBECONFIG (set by with-cluster.ts). */
 export function testKubeConfig(): KubeConfig {
@@ -62,17 +63,8 @@ export function uniqueName(prefix: string): string {
  * resources, for the verbs that change state. Read from the server's own /metrics.
  */
 export async function apiserverWrites(kc: KubeConfig, resources: readonly string[] = ['secrets', 'serviceaccounts', 'events']): Promise<number> {
-  const text = await apiserverMetrics(kc);
-  let total = 0;
-  for (const line of text.split('\n')) {
-    if (!line.startsWith('apiserver_request_total{')) continue;
-    const verb = /verb="([A-Z]+)"/.exec(line)?.[1] ?? '';
-    const resource = /resource="([a-z]+)"/.exec(line)?.[1] ?? '';
-    const sub = /subresource="([a-z]*)"/.exec(line)?.[1] ?? '';
-    if (!['POST', 'PUT', 'PATCH', 'DELETE', 'APPLY'].includes(verb) || !resources.includes(resource) || sub !== '') continue;
-    total += Number(line.slice(line.lastIndexOf(' ') + 1));
-  }
-  return total;
+  const byVerb = requestsByVerb(await apiserverMetrics(kc), resources);
+  return WRITE_VERBS.reduce((n, v) => n + (byVerb[v] ?? 0), 0);
 }
 
 /** The API server's /metrics text, read as the admin. */
@@ -102,9 +94,6 @@ export function testKubectl(): string {
 
 /** A free TCP port on 127.0.0.1 (a webhook's URL must name its port before the webhook listens). */
 export async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const port = (srv.address() as { port: number }).port;
-  await new Promise<void>((r) => srv.close(() => r()));
-  return port;
+  const [port] = await freePorts(1);
+  return port as number;
 }

@@ -17,9 +17,9 @@ import { request } from 'node:https';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { type ProcessRef, freePorts, repoRoot, runBuildScript, stopProcesses } from './control-plane.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 const execFileAsync = promisify(execFile);
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 export const NODE_NAME = 'pso-node';
 /** containerd's sandbox image: the pause binary of test/node, imported under this name. */

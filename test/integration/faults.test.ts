@@ -35,9 +35,10 @@ import { apiserverMetrics, freePort, waitFor } from '../harness/kube.js';
 import { deploymentArgs, installOperatorIdentity } from '../harness/manifests.js';
 import { type LogLine, type OperatorProcess, REPO_ROOT, type SupervisedOperator, startOperator, startSupervised } from '../harness/operator.js';
 import { MANAGED, Scenario, assertNoDenial, fixtureCopies } from '../harness/scenario.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { sum } from '../harness/metrics.js';
 
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 function figure(name: string, fields: Record<string, string | number>): void {
   console.log(`fault figure: ${name}: ${Object.entries(fields).map(([k, v]) => `${k}=${v}`).join(' ')}`);
@@ -654,13 +655,6 @@ describe('faults on a real control plane (own plane, audit log)', { timeout: 20 
 
 /** Requests dispatched and rejected at one priority level, from the API server's /metrics. */
 function levelCounts(metrics: string, level: string): { dispatched: number; rejected: number } {
-  let dispatched = 0;
-  let rejected = 0;
-  for (const line of metrics.split('\n')) {
-    if (!line.includes(`priority_level="${level}"`)) continue;
-    const value = Number(line.slice(line.lastIndexOf(' ') + 1));
-    if (line.startsWith('apiserver_flowcontrol_dispatched_requests_total{')) dispatched += value;
-    else if (line.startsWith('apiserver_flowcontrol_rejected_requests_total{')) rejected += value;
-  }
-  return { dispatched, rejected };
+  const at = (l: Record<string, string>): boolean => l['priority_level'] === level;
+  return { dispatched: sum(metrics, 'apiserver_flowcontrol_dispatched_requests_total', at), rejected: sum(metrics, 'apiserver_flowcontrol_rejected_requests_total', at) };
 }

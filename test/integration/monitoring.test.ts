@@ -27,6 +27,7 @@ import { type ActiveAlert, type PrometheusServer, buildPrometheus, startPromethe
 import { type TestRegistry, dockerConfig, makeRegistryPki, registryBinary, startRegistry } from '../harness/registry.js';
 import { deleteWebhookConfiguration, installWebhookConfiguration } from '../harness/webhook.js';
 import { MANAGED, Scenario, fixtureCopies, identityNamespace, mergePatch } from '../harness/scenario.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 /** Every alert's `for:` in this test (the chart's prometheusRule.forOverride). */
 const FOR = '10s';
@@ -39,7 +40,6 @@ const RATE_INTERVAL = '1m';
  */
 const PENDING = new Map([['pullsecret_operator_source_credentials', 'the credential check is off in this scenario']]);
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** The metric names a PromQL expression reads (every selector is written `name{...}`). */
 function metricNames(expr: string): string[] {

@@ -8,8 +8,8 @@ import { Watch } from '@kubernetes/client-node';
 import { AuditLog, byIdentity, lists } from '../harness/audit.js';
 import { apiserverWrites } from '../harness/kube.js';
 import { Scenario, fixtureCopies } from '../harness/scenario.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 describe('steady state', () => {
   const s = new Scenario('steady');

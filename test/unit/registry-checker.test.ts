@@ -13,8 +13,8 @@ import { createLogger } from '../../src/log.js';
 import type { SecretLike } from '../../src/domain/types.js';
 import { Writable } from 'node:stream';
 import { policy, pullSecret } from './helpers.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const logLines: string[] = [];
 const logger = createLogger('debug', new Writable({ write: (c: Buffer, _e, cb) => (logLines.push(c.toString()), cb()) }));
 
