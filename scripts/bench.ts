@@ -1,6 +1,6 @@
 /**
  * `npm run bench`: measures the operator on a fresh local control plane and prints the figures
- * the README quotes.
+ * docs/sizing.md quotes.
  * - New namespace: from the `default` ServiceAccount appearing (kube-controller-manager creates it)
  *   to that ServiceAccount listing every copy, seen through a watch; and from the namespace's
  *   creation to its last copy existing.
@@ -12,6 +12,10 @@
  * namespace churn: `npm run bench -- churn`; the first-deploy race with and without the webhook:
  * `npm run bench -- race` (scripts/bench-race.ts); what the webhook adds to a ServiceAccount create:
  * `npm run bench -- webhook` (scripts/bench-webhook.ts).
+ *
+ * Each run writes what it printed to docs/benchmarks/<YYYY-MM-DD>-<name>.md (name: latency, scale,
+ * churn, race or webhook) and links it from docs/benchmarks/README.md as the latest;
+ * `--out PATH` writes the page elsewhere, `--out -` writes none (scripts/bench-record.ts).
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -22,13 +26,15 @@ import { startControlPlane } from '../test/harness/control-plane.js';
 import { churnBench, scaleBench } from './bench-scale.js';
 import { raceBench } from './bench-race.js';
 import { webhookBench } from './bench-webhook.js';
+import { recorded, takeOut } from './bench-record.js';
 import { applyIbmSecrets } from '../test/harness/fixtures.js';
 import { apiserverMetrics, apiserverWrites } from '../test/harness/kube.js';
 import { startOperator } from '../test/harness/operator.js';
 import { requestsByVerb } from '../test/harness/metrics.js';
 
-const sub = process.argv[2];
-const { values } = sub === 'scale' || sub === 'churn' || sub === 'race' || sub === 'webhook' ? { values: { namespaces: '0' } } : parseArgs({ options: { namespaces: { type: 'string', default: '30' } } });
+const { out, rest: argv } = takeOut(process.argv.slice(2));
+const sub = argv[0];
+const { values } = sub === 'scale' || sub === 'churn' || sub === 'race' || sub === 'webhook' ? { values: { namespaces: '0' } } : parseArgs({ args: argv, options: { namespaces: { type: 'string', default: '30' } } });
 const N = Number(values.namespaces);
 const COPIES = 5; // the IBM fixtures give five copies per namespace
 
@@ -128,8 +134,6 @@ async function main(): Promise<void> {
   }
 }
 
-if (sub === 'scale') await scaleBench(process.argv.slice(3));
-else if (sub === 'churn') await churnBench(process.argv.slice(3));
-else if (sub === 'race') await raceBench(process.argv.slice(3));
-else if (sub === 'webhook') await webhookBench(process.argv.slice(3));
-else await main();
+const benches: Record<string, (argv: string[]) => Promise<void>> = { scale: scaleBench, churn: churnBench, race: raceBench, webhook: webhookBench };
+const bench = sub === undefined ? undefined : benches[sub];
+await recorded({ name: bench ? (sub ?? '') : 'latency', argv, out }, () => (bench ? bench(argv.slice(1)) : main()));
