@@ -108,7 +108,7 @@ export async function runOperator(config: Readonly<Config>, logger: Logger, clie
   if (config.httpAddress) manager.add(httpRunnable(config.httpAddress, manager, metrics, logger));
   if (config.webhook.enabled) {
     // Loaded only when switched on: its certificate library (node-forge) costs some 5 MiB of RSS at
-    // load, which an operator without the webhook should not pay (scale benchmark, README).
+    // load, which an operator without the webhook should not pay (scale benchmark, docs/sizing.md).
     const { WebhookRunnable } = await import('./webhook/run.js');
     const recorder = new EventRecorder({
       kube: webhookKube,

@@ -3,8 +3,8 @@
  * hold (namespaces, the source namespace's secrets, our copies, ServiceAccounts), plans every
  * namespace with the reconciler's pure functions (src/domain/status.ts) and prints each
  * namespace's state and problems and each source's verdict. Exit 0 when every namespace that
- * should be covered is in sync, 1 otherwise. It needs get and list only (README: "The status
- * command").
+ * should be covered is in sync, 1 otherwise. It needs get and list only (docs/operating.md: "Is a namespace
+ * covered?").
  *
  * The running operator reports the same states from its caches: namespaceStatesFromCaches, behind
  * the metric pullsecret_operator_namespaces{state}.

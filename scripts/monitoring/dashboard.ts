@@ -303,7 +303,7 @@ export const ROWS: readonly RowSpec[] = [
     panels: [
       {
         title: 'Memory',
-        description: 'Resident memory of each replica, and the V8 heap in use. The manifests limit memory to 192Mi (sized for 5,000 namespaces; see the README, Sizing).',
+        description: 'Resident memory of each replica, and the V8 heap in use. The manifests limit memory to 192Mi (sized for 5,000 namespaces; see docs/sizing.md).',
         type: 'timeseries',
         unit: 'bytes',
         w: 8,

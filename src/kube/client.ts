@@ -5,7 +5,7 @@
  * Only client-node's KubeConfig is used at runtime, for the server address, TLS material and
  * authentication (tokens are re-read as client-node re-reads them). The generated API classes and
  * models are imported as types only: the requests are plain HTTPS calls of our own. Loading the
- * generated index costs some 60 MB of RSS before any cache exists (see README, Performance), and
+ * generated index costs some 60 MB of RSS before any cache exists (see docs/sizing.md), and
  * the bundle (npm run build) leaves it out because nothing here imports it at runtime.
  */
 import https from 'node:https';

@@ -93,7 +93,7 @@ function retryAfterOf(err: unknown): number {
 /** Monotonic: liveness and broken-since are durations, which a wall-clock step must not move. */
 const systemClock: Clock = { now: () => performance.now() };
 
-/** Defaults of the liveness check (InformerOptions): documented in the README, Robustness. */
+/** Defaults of the liveness check (InformerOptions): documented in docs/faults.md, Robustness. */
 export const WATCH_LIVENESS_MS = 75_000;
 export const SILENT_WATCHES_BROKEN = 2;
 

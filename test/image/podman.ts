@@ -1,5 +1,5 @@
 /**
- * podman as these machines need it (README, "The image test"): the runc runtime with ulimits below
+ * podman as these machines need it (docs/development/image-and-node.md, "The image test"): the runc runtime with ulimits below
  * the host's hard limits (crun fails here with `setrlimit RLIMIT_NOFILE: Operation not permitted`),
  * and host networking for builds and runs, so a container reaches the local control plane on
  * 127.0.0.1.

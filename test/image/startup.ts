@@ -5,7 +5,7 @@
  * interleaved, default 5) as the Deployment runs it, against the local control plane, with two
  * target namespaces and the IBM fixture secrets; prints the median time from `podman run` to the
  * first log line, to the Lease with synced caches, and to the end of the first reconcile. Used to
- * compare the bundled image with the earlier node_modules layout (README, The image).
+ * compare the bundled image with the earlier node_modules layout (docs/benchmarks/2026-12-01-image.md).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -331,7 +331,7 @@ describe("direct writes with the operator's token, on the real API server", () =
     await s.core.deleteNamespacedSecret({ namespace: ns, name: 'admins' });
   });
 
-  it("shows an admin the denial with the README's command: kubectl --as the operator, server-side dry run", () => {
+  it("shows an admin the denial with the security page's command: kubectl --as the operator, server-side dry run", () => {
     const user = serviceAccountUser(identityNamespace(), 'pullsecret-operator');
     const r = spawnSync(testKubectl(), ['--kubeconfig', s.kubeconfigPath, 'create', 'secret', 'generic', 'probe', '-n', ns, '--from-literal=k=v', `--as=${user}`, '--dry-run=server'], { encoding: 'utf8' });
     assert.notEqual(r.status, 0, r.stdout);

@@ -12,7 +12,7 @@
  * - --once against a plane that answers 429 and 500 now and then.
  *
  * Each test prints a `fault figure:` line (time to recover, requests during the fault, proof);
- * `npm run test:faults` runs only this file, and the README's fault table comes from it.
+ * `npm run test:faults` runs only this file, and the fault figures of docs/faults.md (docs/benchmarks/) come from it.
  */
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';

@@ -242,7 +242,7 @@ describe('charts/pullsecret-operator on the API server: install, upgrade, uninst
     assert.equal(helm.ok(['list', '--namespace', ns, '--all', '--short']).trim(), '');
     const rbac = admin.makeApiClient(RbacAuthorizationV1Api);
     await assert.rejects(rbac.readClusterRole({ name: 'pullsecret-operator' }), isNotFound);
-    // What the operator wrote is not the chart's: `cleanup` removes it (README, Upgrade and uninstall).
+    // What the operator wrote is not the chart's: `cleanup` removes it (docs/operating.md, Upgrade and uninstall).
     for (const n of s.namespaces.filter((x) => x !== s.source).concat(ns)) assert.deepEqual(await s.copies(n), fixtureCopies(n), n);
   });
 });

@@ -73,7 +73,7 @@ describe('reaction to a new namespace', () => {
       s.namespaces.push(ns);
       await s.waitFor('the default ServiceAccount patched', async () => seen.patched !== undefined && seen.added !== undefined);
       assert.deepEqual(await s.copies(ns), fixtureCopies(ns));
-      // Reported, not asserted: speed is measured by `npm run bench` (see README).
+      // Reported, not asserted: speed is measured by `npm run bench` (see docs/sizing.md).
       t.diagnostic(`default ServiceAccount patched ${Math.round((seen.patched ?? 0) - (seen.added ?? 0))} ms after it appeared`);
     } finally {
       watch.abort();
