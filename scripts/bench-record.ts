@@ -64,9 +64,20 @@ export function nextPagePath(name: string, date: string, dir: string = BENCH_DIR
   }
 }
 
+/** What a benchmark printed, as Markdown: a table gets the blank line before it that Markdown needs. */
+export function asMarkdown(output: string): string {
+  const out: string[] = [];
+  for (const line of output.trim().split('\n')) {
+    const prev = out[out.length - 1];
+    if (line.startsWith('|') && prev !== undefined && prev.trim() !== '' && !prev.startsWith('|')) out.push('');
+    out.push(line);
+  }
+  return out.join('\n');
+}
+
 /** A result page: the command that produced it, the machine it ran on, and what the benchmark printed. */
 export function resultPage(o: { date: string; command: string; output: string; machine: string }): string {
-  return `# ${o.date}: \`${o.command}\`\n\nWritten by \`${o.command}\` (scripts/bench-record.ts) on ${o.machine}.\n\n${o.output.trim()}\n`;
+  return `# ${o.date}: \`${o.command}\`\n\nWritten by \`${o.command}\` (scripts/bench-record.ts) on ${o.machine}.\n\n${asMarkdown(o.output)}\n`;
 }
 
 export function machine(): string {

@@ -10,7 +10,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { INDEX, indexWithLatest, latestPages, nextPagePath, parsePage, resultFiles, takeOut } from '../../scripts/bench-record.js';
+import { INDEX, asMarkdown, indexWithLatest, latestPages, nextPagePath, parsePage, resultFiles, takeOut } from '../../scripts/bench-record.js';
 import { ROOT, anchors, brokenLinks, brokenReason, links, markdownFiles, slug } from '../../scripts/docs/links.js';
 
 describe('the repository docs', () => {
@@ -111,6 +111,10 @@ describe('benchmark result pages', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it('render what the benchmark printed as Markdown: a blank line before each table', () => {
+    assert.equal(asMarkdown('\ntitle line\n| a | b |\n| --- | --- |\n| 1 | 2 |\nafter\n'), 'title line\n\n| a | b |\n| --- | --- |\n| 1 | 2 |\nafter');
   });
 
   it('take --out out of the arguments the benchmark itself parses', () => {
