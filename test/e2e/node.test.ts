@@ -20,6 +20,7 @@ import { MANIFESTS_DIR, type Obj, parseAllYaml } from '../harness/manifests.js';
 import { type NodeInfo, nodeLeftovers, registryStatus, writeHtpasswd } from '../harness/node.js';
 import { OPT_OUT, mergePatch } from '../harness/scenario.js';
 import { ensureOperatorImage } from './image.js';
+import { WEBHOOK_SECRET } from '../../src/webhook/configuration.js';
 import { REPLICA_LABEL, overlay } from './overlay.js';
 
 const run = promisify(execFile);
@@ -99,7 +100,7 @@ interface AuditEvent {
  * the pod its token is bound to (the kubelet mounts a pod-bound token; the API server records
  * the pod's name in the user's extra).
  */
-function operatorWrites(): { pod: string; time: number; what: string }[] {
+function operatorWrites(): { pod: string; time: number; what: string; verb: string }[] {
   const path = plane.auditLogPath;
   assert.ok(path, 'the plane keeps an audit log');
   const user = `system:serviceaccount:${OP_NS}:pullsecret-operator`;
@@ -111,7 +112,8 @@ function operatorWrites(): { pod: string; time: number; what: string }[] {
     .map((e) => ({
       pod: e.user?.extra?.['authentication.kubernetes.io/pod-name']?.[0] ?? '(no pod)',
       time: Date.parse(e.requestReceivedTimestamp),
-      what: `${e.verb} ${e.objectRef?.resource}/${e.objectRef?.namespace}/${e.objectRef?.name}`,
+      what: `${e.objectRef?.resource}/${e.objectRef?.namespace}/${e.objectRef?.name}`,
+      verb: e.verb,
     }))
     .sort((a, b) => a.time - b.time);
 }
@@ -296,8 +298,13 @@ describe('end to end, on a real node', () => {
       await waitFor(`${n} covered`, async () => (await core.readNamespacedServiceAccount({ namespace: n, name: 'default' }).catch(() => undefined))?.imagePullSecrets?.some((r) => r.name === 'e2e-registry') === true, 60000);
     }
     // Who wrote when, from the API server's own audit log, over the whole run (two handovers):
-    // each write of the operator's ServiceAccount names the pod its token is bound to.
-    const writes = operatorWrites();
+    // each write of the operator's ServiceAccount names the pod its token is bound to. The leader's
+    // writes only: the copies, ServiceAccounts and the Lease. Every replica serves the webhook and
+    // may write its certificate Secret and the configuration's caBundle (two replicas starting at
+    // once both do, by design: src/webhook/tls.ts), so those are not a leader's.
+    const all = operatorWrites();
+    const writes = all.filter((w) => !w.what.startsWith('mutatingwebhookconfigurations/') && w.what !== `secrets/${OP_NS}/${WEBHOOK_SECRET}`);
+    t.diagnostic(`webhook TLS writes (any replica): ${all.filter((w) => !writes.includes(w)).map((w) => `${w.pod} ${w.verb} ${w.what}`).join('; ') || 'none'}`);
     assert.ok(writes.length > 0, 'the operator wrote');
     const byPod = new Map<string, { first: number; last: number; n: number }>();
     for (const w of writes) {
@@ -310,6 +317,11 @@ describe('end to end, on a real node', () => {
     for (let i = 1; i < spans.length; i++) {
       const prev = spans[i - 1] as [string, { last: number }];
       const cur = spans[i] as [string, { first: number }];
+      if (prev[1].last >= cur[1].first) {
+        // Name every write of the overlap, so that a failure says which requests of which pod.
+        const overlap = writes.filter((w) => w.time >= cur[1].first && w.time <= prev[1].last && (w.pod === prev[0] || w.pod === cur[0]));
+        t.diagnostic(`overlapping writes:\n${overlap.map((w) => `${new Date(w.time).toISOString()} ${w.pod} ${w.verb} ${w.what}`).join('\n')}`);
+      }
       assert.ok(prev[1].last < cur[1].first, `writes of ${prev[0]} (until ${new Date(prev[1].last).toISOString()}) overlap those of ${cur[0]} (from ${new Date(cur[1].first).toISOString()})`);
     }
     const pods = (await core.listNamespacedPod({ namespace: OP_NS, labelSelector: REPLICA_LABEL })).items;
