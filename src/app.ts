@@ -6,12 +6,13 @@
  * Lease, a missed first sync or a failed runnable resolve 1.
  * --once is not a long run: it syncs, reconciles everything once, prints a summary and resolves.
  */
+import { type Clock, deadline, systemClock } from './clock.js';
 import type { Config } from './config.js';
 import { Operator } from './controller/operator.js';
 import { EventRecorder } from './controller/recorder.js';
 import { startHttpServer, type HttpServer } from './http/server.js';
 import type { Kube } from './kube/client.js';
-import { LeaderElector, systemElectorClock } from './kube/leader.js';
+import { LeaderElector } from './kube/leader.js';
 import { errorMessage, type Logger } from './log.js';
 import { Manager, type Runnable } from './manager.js';
 import { Metrics } from './metrics.js';
@@ -35,11 +36,11 @@ export interface Clients {
 }
 
 /** Runs the operator until it is signalled; resolves its exit code. */
-export async function runOperator(config: Readonly<Config>, logger: Logger, clients: Clients): Promise<number> {
-  const clock = { now: () => Date.now() };
+export async function runOperator(config: Readonly<Config>, logger: Logger, clients: Clients, clock: Clock = systemClock): Promise<number> {
   const ref: { op?: Operator; webhook?: WebhookRunnable; checker?: CredentialChecker } = {};
   const metrics = new Metrics({
     defaultMetrics: true,
+    clock,
     depth: () => ref.op?.queue.length ?? 0,
     copies: () => ref.op?.caches.copies.size ?? 0,
     namespaceStatuses: () => (ref.op?.synced ? namespaceStatesFromCaches(ref.op.caches, config.policy, clock.now(), (ns) => ref.op?.reconciler.foreignNames(ns) ?? new Set()) : undefined),
@@ -80,12 +81,13 @@ export async function runOperator(config: Readonly<Config>, logger: Logger, clie
   const syncFailed = (): void =>
     void logger.error('caches did not sync in time; exiting', { syncTimeoutMs: config.syncTimeoutMs, informers: op.informerStats().filter((i) => !i.synced).map((i) => i.name) });
 
-  if (config.once) return runOnce(config, op, syncFailed);
+  if (config.once) return runOnce(config, op, syncFailed, clock);
 
   const le = config.leaderElection;
   const lease = `${le.namespace}/${le.name}`;
   const manager = new Manager({
     logger,
+    clock,
     shutdownTimeoutMs: SHUTDOWN_TIMEOUT_MS,
     firstSync: { wait: () => op.waitForSync(), timeoutMs: config.syncTimeoutMs, onMissed: syncFailed },
     onLeading: (leading) => metrics.leader.set(leading ? 1 : 0),
@@ -96,7 +98,7 @@ export async function runOperator(config: Readonly<Config>, logger: Logger, clie
             logger.info('leader election', { identity: config.identity, lease, leaseDurationMs: le.leaseDurationMs, renewDeadlineMs: le.renewDeadlineMs, retryPeriodMs: le.retryPeriodMs });
             return new LeaderElector({
               kube,
-              clock: systemElectorClock,
+              clock,
               config: { namespace: le.namespace, name: le.name, identity: config.identity, leaseDurationMs: le.leaseDurationMs, renewDeadlineMs: le.renewDeadlineMs, retryPeriodMs: le.retryPeriodMs },
               callbacks,
             });
@@ -133,11 +135,9 @@ export async function runOperator(config: Readonly<Config>, logger: Logger, clie
 }
 
 /** --once: sync, reconcile every namespace (retrying transient errors), print the summary. */
-async function runOnce(config: Readonly<Config>, op: Operator, syncFailed: () => void): Promise<number> {
+async function runOnce(config: Readonly<Config>, op: Operator, syncFailed: () => void, clock: Clock): Promise<number> {
   op.startInformers();
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const synced = await Promise.race([op.waitForSync().then(() => true), new Promise<boolean>((r) => (timer = setTimeout(() => r(false), config.syncTimeoutMs)))]);
-  clearTimeout(timer);
+  const synced = await deadline(clock, op.waitForSync(), config.syncTimeoutMs, () => new Error('sync timeout')).then(() => true, () => false);
   if (!synced) {
     syncFailed();
     return 1;

@@ -13,6 +13,7 @@
  *   when nothing is in flight, then the always group stops. A lost Lease ends run() with 1 at once
  *   (the leader group is aborted, not drained: another replica may be writing already).
  */
+import type { Clock, Timer } from './clock.js';
 import type { LeaderCallbacks, StoppedLeading } from './kube/leader.js';
 import { errorMessage, type Logger } from './log.js';
 
@@ -42,6 +43,8 @@ export interface Election {
 
 export interface ManagerOptions {
   logger: Logger;
+  /** Timers of the first-sync deadline and of each shutdown step. */
+  clock: Pick<Clock, 'setTimeout' | 'clearTimeout'>;
   /** Bounds each step of the shutdown (the drain, the release, stopping the rest). */
   shutdownTimeoutMs: number;
   /** The first sync of the caches: `wait` resolves when done; past `timeoutMs` run() resolves 1. */
@@ -109,11 +112,11 @@ export class Manager {
         return 1;
       }
     }
-    let timer: ReturnType<typeof setTimeout> | undefined;
+    let timer: Timer | undefined;
     const syncMissed = new Promise<'sync-timeout'>((resolve) => {
-      timer = setTimeout(() => resolve('sync-timeout'), this.#o.firstSync.timeoutMs);
+      timer = this.#o.clock.setTimeout(() => resolve('sync-timeout'), this.#o.firstSync.timeoutMs);
     });
-    void this.#o.firstSync.wait().then(() => clearTimeout(timer));
+    void this.#o.firstSync.wait().then(() => this.#o.clock.clearTimeout(timer));
 
     let onLost: (e: StoppedLeading) => void = () => undefined;
     const lost = new Promise<'lost'>((resolve) => {
@@ -153,7 +156,7 @@ export class Manager {
     }
 
     const outcome: Outcome = await Promise.race([signalled.then(() => 'signal' as const), lost, syncMissed, this.#failed]);
-    clearTimeout(timer);
+    this.#o.clock.clearTimeout(timer);
     this.#stopping = true;
     if (outcome === 'lost') return 1;
     if (outcome === 'sync-timeout') {
@@ -203,11 +206,11 @@ export class Manager {
 
   /** Resolves true when `p` settles within the shutdown timeout, false when the time ran out. */
   #bounded(p: Promise<unknown>): Promise<boolean> {
-    let timer: ReturnType<typeof setTimeout> | undefined;
+    let timer: Timer | undefined;
     const timeout = new Promise<boolean>((resolve) => {
-      timer = setTimeout(() => resolve(false), this.#o.shutdownTimeoutMs);
-      timer.unref?.();
+      timer = this.#o.clock.setTimeout(() => resolve(false), this.#o.shutdownTimeoutMs);
+      timer.unref();
     });
-    return Promise.race([p.then(() => true, () => true), timeout]).finally(() => clearTimeout(timer));
+    return Promise.race([p.then(() => true, () => true), timeout]).finally(() => this.#o.clock.clearTimeout(timer));
   }
 }

@@ -3,6 +3,7 @@
  * controller-runtime and workqueue names are used where they exist, so existing dashboards work.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { type Clock, systemClock } from './clock.js';
 import type { OperatorMetrics } from './controller/operator.js';
 import type { InformerStatus } from './kube/informers.js';
 import type { WorkQueueEvent } from './controller/workqueue.js';
@@ -25,12 +26,12 @@ export const LISTED_NAMESPACES = 50;
 const SCRAPE_MEMO_MS = 1000;
 
 /** `f`, computed at most once per SCRAPE_MEMO_MS: the gauges that read it are collected in one scrape. */
-function perScrape<T>(f: (() => T) | undefined): () => T | undefined {
+function perScrape<T>(clock: Pick<Clock, 'monotonic'>, f: (() => T) | undefined): () => T | undefined {
   let memo: { at: number; value: T } | undefined;
   return () => {
     if (!f) return undefined;
-    const now = Date.now();
-    if (!memo || now - memo.at > SCRAPE_MEMO_MS || now < memo.at) memo = { at: now, value: f() };
+    const now = clock.monotonic();
+    if (!memo || now - memo.at > SCRAPE_MEMO_MS) memo = { at: now, value: f() };
     return memo.value;
   };
 }
@@ -89,6 +90,7 @@ export class Metrics implements OperatorMetrics, WebhookStatusMetrics {
   });
   readonly informerBroken: Gauge<'informer'>;
   readonly webhookServing: Gauge | undefined;
+  readonly #clock: Pick<Clock, 'now' | 'monotonic'>;
 
   /**
    * `namespaceStatuses` and `sourceStatuses`: the states `pullsecret-operator status` reports, from
@@ -97,6 +99,8 @@ export class Metrics implements OperatorMetrics, WebhookStatusMetrics {
   constructor(
     opts: {
       defaultMetrics?: boolean;
+      /** The wall clock of the timestamp gauges, and the monotonic one of the per-scrape memo. Default: the system clock. */
+      clock?: Pick<Clock, 'now' | 'monotonic'>;
       depth?: () => number;
       copies?: () => number;
       namespaceStatuses?: () => readonly NamespaceStatus[] | undefined;
@@ -109,6 +113,7 @@ export class Metrics implements OperatorMetrics, WebhookStatusMetrics {
       credentials?: () => readonly { source: string; host: string; result: CheckResult }[] | undefined;
     } = {},
   ) {
+    this.#clock = opts.clock ?? systemClock;
     if (opts.defaultMetrics) collectDefaultMetrics({ register: this.registry });
     // Every series that alerts and dashboards read starts at 0: a series born at 1 has no first
     // increment for rate() and increase() to see, and a query of an absent series returns nothing.
@@ -118,7 +123,7 @@ export class Metrics implements OperatorMetrics, WebhookStatusMetrics {
     for (const op of ['create', 'update', 'recreate', 'delete']) this.secretWrites.inc({ op }, 0);
     for (const kind of ['secret', 'serviceaccount']) this.conflicts.inc({ kind }, 0);
     const { depth, copies, sourceStatuses, informers, webhookServing, credentials } = opts;
-    const namespaceStatuses = perScrape(opts.namespaceStatuses);
+    const namespaceStatuses = perScrape(this.#clock, opts.namespaceStatuses);
     this.informerBroken = new Gauge({
       name: 'pullsecret_operator_informer_broken',
       help: '1 while the informer counts as broken: its list or watch failing, or its watches hearing nothing, not even a bookmark, twice in a row (2 x 75 s)',
@@ -205,25 +210,23 @@ export class Metrics implements OperatorMetrics, WebhookStatusMetrics {
     });
   }
 
-  queueEvent(e: WorkQueueEvent, terminal: boolean): void {
+  queueEvent(e: WorkQueueEvent): void {
     if (e.type === 'requeue') return;
-    const result = e.type === 'done' ? 'success' : terminal ? 'success' : 'error';
-    this.reconcileTotal.inc({ controller: CONTROLLER, result });
+    this.reconcileTotal.inc({ controller: CONTROLLER, result: e.type === 'done' ? 'success' : 'error' });
     this.reconcileTime.observe({ controller: CONTROLLER }, e.durationMs / 1000);
-    if (result === 'error') {
-      this.reconcileErrors.inc({ controller: CONTROLLER });
-      this.queueRetries.inc({ name: CONTROLLER });
-    }
+    if (e.type === 'error') this.reconcileErrors.inc({ controller: CONTROLLER });
+    // Retries only: not a key given up (--once), not a failure while shutting down.
+    if (e.retryInMs !== undefined) this.queueRetries.inc({ name: CONTROLLER });
   }
 
   informerStatus(informer: string, s: InformerStatus): void {
     this.informerRestarts.inc({ informer }, 0);
     if (s.type === 'error' || s.type === 'watch-silent') this.informerRestarts.inc({ informer });
-    if (s.type === 'synced' || s.type === 'watching') this.informerLastEvent.set({ informer }, Date.now() / 1000);
+    if (s.type === 'synced' || s.type === 'watching') this.informerLastEvent.set({ informer }, this.#clock.now() / 1000);
   }
 
   informerEvent(informer: string): void {
-    this.informerLastEvent.set({ informer }, Date.now() / 1000);
+    this.informerLastEvent.set({ informer }, this.#clock.now() / 1000);
   }
 
   write(kind: 'create' | 'update' | 'recreate' | 'delete' | 'serviceaccount'): void {

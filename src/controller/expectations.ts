@@ -1,3 +1,5 @@
+import type { Clock } from '../clock.js';
+
 /**
  * Writes whose watch event has not arrived yet, as client-go's controller expectations: until the
  * informer shows an object after our write to it, the cache holds the state we replaced, and a
@@ -6,17 +8,18 @@
  */
 export class Expectations {
   #pending = new Map<string, number>();
-  #clock: { now(): number };
+  #clock: Pick<Clock, 'monotonic'>;
   #timeoutMs: number;
 
-  constructor(clock: { now(): number }, timeoutMs = 60_000) {
+  /** The timeout is measured on the monotonic clock. */
+  constructor(clock: Pick<Clock, 'monotonic'>, timeoutMs = 60_000) {
     this.#clock = clock;
     this.#timeoutMs = timeoutMs;
   }
 
   /** We wrote `kind` namespace/name: its event is on the way. */
   expect(kind: string, namespace: string, name: string): void {
-    this.#pending.set(`${kind}/${namespace}/${name}`, this.#clock.now());
+    this.#pending.set(`${kind}/${namespace}/${name}`, this.#clock.monotonic());
   }
 
   /** The informer showed an event for it: the cache is past our write. */
@@ -29,7 +32,7 @@ export class Expectations {
     const key = `${kind}/${namespace}/${name}`;
     const at = this.#pending.get(key);
     if (at === undefined) return false;
-    if (this.#clock.now() - at < this.#timeoutMs) return true;
+    if (this.#clock.monotonic() - at < this.#timeoutMs) return true;
     this.#pending.delete(key);
     return false;
   }

@@ -4,6 +4,7 @@
  * (every namespace is reconciled from them again) and makes no API call unless something differs;
  * full relists happen only when a watch expires (410 Gone).
  */
+import type { Clock, Timer } from '../clock.js';
 import type { Policy } from '../domain/desired.js';
 import { MANAGED_BY_LABEL, MANAGED_BY_VALUE } from '../domain/naming.js';
 import type { NamespaceLike, SecretLike, ServiceAccountLike } from '../domain/types.js';
@@ -12,12 +13,12 @@ import { Informer, type InformerStatus, type Meta } from '../kube/informers.js';
 import { copyOf, namespaceOf, serviceAccountOf, sourceOf } from '../kube/ingest.js';
 import { errorMessage, type Logger } from '../log.js';
 import { keysForSourceChange } from './events.js';
-import { Reconciler, isTerminal, type Caches, type ReconcileMetrics } from './reconciler.js';
+import { Reconciler, type Caches, type ReconcileMetrics } from './reconciler.js';
 import { EventRecorder } from './recorder.js';
 import { WorkQueue, type WorkQueueEvent } from './workqueue.js';
 
 export interface OperatorMetrics extends ReconcileMetrics {
-  queueEvent(e: WorkQueueEvent, terminal: boolean): void;
+  queueEvent(e: WorkQueueEvent): void;
   informerStatus(informer: string, s: InformerStatus): void;
   informerEvent(informer: string): void;
   event(reason: string): void;
@@ -34,14 +35,12 @@ export interface OperatorDeps {
   kube: Kube;
   policy: Policy;
   logger: Logger;
-  /** Wall-clock time: what is written (orphan marks) and planned against (grace periods), and Events. */
-  clock: { now(): number };
   /**
-   * Monotonic time, for durations only: watch liveness, how long an informer has been broken,
-   * expectations of our own writes. A step of the wall clock must move none of them. Default:
-   * performance.now.
+   * Wall-clock time for what is written (orphan marks), planned against (grace periods) and for
+   * Events; the monotonic clock and timers for every duration (watch liveness, backoff, resync,
+   * expectations of our own writes).
    */
-  monotonic?: { now(): number };
+  clock: Clock;
   dryRun: boolean;
   workers: number;
   resyncPeriodMs: number;
@@ -72,15 +71,13 @@ export class Operator {
   readonly queue: WorkQueue;
   readonly reconciler: Reconciler;
   #d: OperatorDeps;
-  #monotonic: { now(): number };
-  #resyncTimer: ReturnType<typeof setInterval> | undefined;
+  #resyncTimer: Timer | undefined;
   #working = false;
 
   constructor(deps: OperatorDeps) {
     this.#d = deps;
-    this.#monotonic = deps.monotonic ?? { now: () => performance.now() };
     const { kube, policy } = deps;
-    const common = { kube, clock: this.#monotonic, ...deps.informer };
+    const common = { kube, clock: deps.clock, ...deps.informer };
     const tuned = <T extends { name: string }>(o: T): T & InformerTuning => ({ ...o, ...deps.informerByName?.[o.name] });
     this.caches = {
       namespaces: new Informer<NamespaceLike>(tuned({ ...common, name: 'namespaces', path: '/api/v1/namespaces', list: (o) => kube.listNamespaces(o), transform: namespaceOf })),
@@ -115,14 +112,14 @@ export class Operator {
       onError: (err) => deps.logger.warn('could not record event', { error: errorMessage(err) }),
       onRecorded: (reason) => deps.metrics?.event(reason),
     });
-    this.reconciler = new Reconciler({ kube, caches: this.caches, policy, dryRun: deps.dryRun, clock: deps.clock, monotonic: this.#monotonic, logger: deps.logger, recorder, metrics: deps.metrics, recordOutcomes: deps.recordOutcomes ?? false });
+    this.reconciler = new Reconciler({ kube, caches: this.caches, policy, dryRun: deps.dryRun, clock: deps.clock, logger: deps.logger, recorder, metrics: deps.metrics, recordOutcomes: deps.recordOutcomes ?? false });
     this.queue = new WorkQueue((key) => this.reconciler.reconcile(key), {
       concurrency: deps.workers,
+      clock: deps.clock,
       baseDelayMs: RETRY_BASE_MS,
       maxDelayMs: RETRY_MAX_MS,
       retryAfterMs: (err) => (err instanceof KubeError ? err.retryAfterMs : undefined),
       ...(deps.maxRetries === undefined ? {} : { maxRetries: deps.maxRetries }),
-      isTerminal,
       onEvent: (e) => this.#onQueueEvent(e),
     });
     this.#wireHandlers();
@@ -145,11 +142,11 @@ export class Operator {
   /** How long the informer broken the longest has been (failing, or its watches silent again and again), if any. */
   get brokenForMs(): number | undefined {
     const times = this.#informers().map((i) => i.brokenSince).filter((t): t is number => t !== undefined);
-    return times.length ? this.#monotonic.now() - Math.min(...times) : undefined;
+    return times.length ? this.#d.clock.monotonic() - Math.min(...times) : undefined;
   }
 
-  informerStats(): { name: string; synced: boolean; restarts: number; lastEventAt: number | undefined; size: number; brokenSince: number | undefined }[] {
-    return this.#informers().map((i) => ({ name: i.name, synced: i.synced, restarts: i.restarts, lastEventAt: i.lastEventAt, size: i.size, brokenSince: i.brokenSince }));
+  informerStats(): { name: string; synced: boolean; restarts: number; size: number; brokenSince: number | undefined }[] {
+    return this.#informers().map((i) => ({ name: i.name, synced: i.synced, restarts: i.restarts, size: i.size, brokenSince: i.brokenSince }));
   }
 
   /** Starts reconciling (leader only): every namespace now, then on events and every resync period. */
@@ -157,8 +154,15 @@ export class Operator {
     if (this.#working) return;
     this.#working = true;
     this.enqueueAll();
-    this.#resyncTimer = setInterval(() => this.resync(), this.#d.resyncPeriodMs);
-    this.#resyncTimer.unref?.();
+    this.#scheduleResync();
+  }
+
+  #scheduleResync(): void {
+    this.#resyncTimer = this.#d.clock.setTimeout(() => {
+      this.resync();
+      this.#scheduleResync();
+    }, this.#d.resyncPeriodMs);
+    this.#resyncTimer.unref();
   }
 
   /**
@@ -178,7 +182,7 @@ export class Operator {
 
   /** Stops intake and lets in-flight reconciles finish (a leader's drain). The caches go on. */
   async stopWorking(): Promise<void> {
-    if (this.#resyncTimer) clearInterval(this.#resyncTimer);
+    this.#d.clock.clearTimeout(this.#resyncTimer);
     this.#working = false;
     await this.queue.drain();
   }
@@ -241,11 +245,11 @@ export class Operator {
   }
 
   #onQueueEvent(e: WorkQueueEvent): void {
-    const terminal = e.type === 'error' && isTerminal(e.error);
-    this.#d.metrics?.queueEvent(e, terminal);
+    this.#d.metrics?.queueEvent(e);
     if (e.type === 'error') {
-      const level = terminal ? 'info' : e.gaveUp ? 'error' : 'warn';
-      const message = terminal ? 'reconcile stopped: namespace is terminating' : e.gaveUp ? 'reconcile failed; giving up' : 'reconcile failed; retrying with backoff';
+      // A reconcile that fails is retried, or given up (--once): the reconciler itself ends a
+      // namespace that is terminating, so no error reaches the queue that retrying cannot fix.
+      const [level, message] = e.gaveUp ? ['error', 'reconcile failed; giving up'] : ['warn', 'reconcile failed; retrying with backoff'];
       this.#d.logger.log(level, message, {
         namespace: e.key,
         error: errorMessage(e.error),

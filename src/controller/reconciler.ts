@@ -2,6 +2,7 @@
  * reconcile(namespace): read the caches, compute the desired state with the pure functions of
  * domain/, and write only the difference. Level-based: the key carries no event.
  */
+import type { Clock } from '../clock.js';
 import { collectSources, isManaged, type Policy, type PullSecretsChange, type SourceSet } from '../domain/desired.js';
 import { planNamespace, planServiceAccounts, serviceAccountChange, type Plan, type Report, type SecretAction } from '../domain/plan.js';
 import type { NamespaceLike, SecretLike, ServiceAccountLike } from '../domain/types.js';
@@ -30,10 +31,8 @@ export interface ReconcilerDeps {
   caches: Caches;
   policy: Policy;
   dryRun: boolean;
-  /** Wall-clock time: grace periods are planned against it. */
-  clock: { now(): number };
-  /** Monotonic time, for the expectations of our own writes. Default: performance.now. */
-  monotonic?: { now(): number };
+  /** The wall clock plans grace periods; the monotonic clock times out expectations of our own writes. */
+  clock: Pick<Clock, 'now' | 'monotonic'>;
   logger: Logger;
   recorder: EventRecorder;
   metrics?: ReconcileMetrics;
@@ -88,7 +87,7 @@ export class Reconciler {
 
   constructor(deps: ReconcilerDeps) {
     this.#d = deps;
-    this.expectations = new Expectations(deps.monotonic ?? { now: () => performance.now() });
+    this.expectations = new Expectations(deps.clock);
   }
 
   /** Forgets everything held about a namespace that is gone: no per-namespace state outlives it. */

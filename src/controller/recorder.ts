@@ -3,6 +3,7 @@
  * once an hour at most (an Event's default lifetime), and at most `perMinute` Events a minute are
  * sent in all, so a stuck problem never floods the API. Failures to record are reported, not thrown.
  */
+import type { Clock } from '../clock.js';
 import type { CoreEvent, Kube } from '../kube/client.js';
 
 export interface InvolvedObject {
@@ -14,10 +15,8 @@ export interface InvolvedObject {
 
 export interface RecorderOptions {
   kube: Pick<Kube, 'createEvent'>;
-  /** Wall-clock time: the Events' timestamps. */
-  clock: { now(): number };
-  /** Monotonic time: the dedupe and rate windows, which a wall-clock step must not stretch. Default: performance.now. */
-  monotonic?: { now(): number };
+  /** Wall-clock time for the Events' timestamps; monotonic time for the dedupe and rate windows, which a wall-clock step must not stretch. */
+  clock: Pick<Clock, 'now' | 'monotonic'>;
   /** The replica's identity, as reportingInstance. */
   instance: string;
   /** How long the same problem on the same object stays quiet after it was recorded. Default 1 h. */
@@ -27,8 +26,6 @@ export interface RecorderOptions {
   onError?: (err: unknown) => void;
   onRecorded?: (reason: string) => void;
 }
-
-const MONOTONIC = { now: (): number => performance.now() };
 
 export class EventRecorder {
   #opts: RecorderOptions;
@@ -43,7 +40,7 @@ export class EventRecorder {
   /** Records a Warning on `obj`, unless the same one was recorded within the dedupe window. Never throws. */
   warn(obj: InvolvedObject, reason: string, message: string): void {
     if (!this.#opts.enabled) return;
-    const now = (this.#opts.monotonic ?? MONOTONIC).now();
+    const now = this.#opts.clock.monotonic();
     const window = this.#opts.dedupeWindowMs ?? 3_600_000;
     const key = `${obj.kind}/${obj.namespace ?? ''}/${obj.name}/${reason}/${message}`;
     const last = this.#seen.get(key);

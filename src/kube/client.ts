@@ -16,6 +16,7 @@ import type { JsonPatchOp } from '../domain/admission.js';
 import type { PullSecretsChange } from '../domain/desired.js';
 import { ADDED_ENTRIES_ANNOTATION } from '../domain/naming.js';
 import type { SecretLike } from '../domain/types.js';
+import { type Clock, systemClock } from '../clock.js';
 import { TokenBucket, parseRetryAfter } from './ratelimit.js';
 
 export type ErrorKind =
@@ -85,9 +86,9 @@ export function statusError(code: number, body: unknown, what: string, retryAfte
   return new KubeError(kind, code, msg, retryAfterMs);
 }
 
-/** The Retry-After of an answer, honoured for 429 and 503 (client-go does the same). */
-function retryAfterOf(code: number, headers: IncomingHttpHeaders): number | undefined {
-  return code === 429 || code === 503 ? parseRetryAfter(headers['retry-after'], Date.now()) : undefined;
+/** The Retry-After of an answer, honoured for 429 and 503 (client-go does the same). An HTTP date is read against the wall clock. */
+function retryAfterOf(code: number, headers: IncomingHttpHeaders, clock: Pick<Clock, 'now'>): number | undefined {
+  return code === 429 || code === 503 ? parseRetryAfter(headers['retry-after'], clock.now()) : undefined;
 }
 
 /** Maps any error of a call to a KubeError. */
@@ -206,6 +207,8 @@ export interface ClientOptions {
    */
   qps?: number;
   burst?: number;
+  /** Deadlines, the token bucket and the reuse of authentication headers. Default: the system clock. */
+  clock?: Clock;
 }
 
 export const CLIENT_DEFAULTS = Object.freeze({
@@ -227,9 +230,10 @@ interface Transport {
   request: typeof https.request;
   headers(): Promise<Record<string, string>>;
   bucket: TokenBucket;
+  clock: Clock;
 }
 
-async function transport(kc: KubeConfig, userAgent: string, bucket: TokenBucket): Promise<Transport> {
+async function transport(kc: KubeConfig, userAgent: string, bucket: TokenBucket, clock: Clock): Promise<Transport> {
   const cluster = kc.getCurrentCluster();
   if (!cluster) throw new Error('kubeconfig has no current cluster');
   const server = new URL(cluster.server);
@@ -256,16 +260,16 @@ async function transport(kc: KubeConfig, userAgent: string, bucket: TokenBucket)
   let cached: { at: number; headers: Record<string, string> } | undefined;
   const headers = async (): Promise<Record<string, string>> => {
     // Monotonic: a step of the wall clock must not keep a rotated token's headers for an hour.
-    if (cached && performance.now() - cached.at < AUTH_TTL_MS) return cached.headers;
+    if (cached && clock.monotonic() - cached.at < AUTH_TTL_MS) return cached.headers;
     const opts: https.RequestOptions = {};
     await kc.applyToHTTPSOptions(opts);
     const out: Record<string, string> = { 'User-Agent': userAgent };
     for (const [k, v] of Object.entries(opts.headers ?? {})) if (v !== undefined) out[k] = Array.isArray(v) ? v.join(', ') : String(v);
     if (opts.auth) out['Authorization'] = `Basic ${Buffer.from(opts.auth).toString('base64')}`;
-    cached = { at: performance.now(), headers: out };
+    cached = { at: clock.monotonic(), headers: out };
     return out;
   };
-  return { server, agent, leaseAgent, watchAgent, request: (secure ? https.request : http.request), headers, bucket };
+  return { server, agent, leaseAgent, watchAgent, request: (secure ? https.request : http.request), headers, bucket, clock };
 }
 
 function queryString(q: Record<string, string | number | boolean | undefined>): string {
@@ -317,7 +321,7 @@ async function send<R>(t: Transport, r: Route, query: string, what: string, o: S
     const settle = (err: KubeError | undefined, value?: R): void => {
       if (settled) return;
       settled = true;
-      clearTimeout(timer);
+      t.clock.clearTimeout(timer);
       if (err) reject(err);
       else resolve(value as R);
     };
@@ -342,11 +346,11 @@ async function send<R>(t: Transport, r: Route, query: string, what: string, o: S
             } catch (err) {
               settle(toKubeError(err, what));
             }
-          } else settle(statusError(code, text, what, retryAfterOf(code, res.headers)));
+          } else settle(statusError(code, text, what, retryAfterOf(code, res.headers, t.clock)));
         });
       },
     );
-    const timer = setTimeout(() => {
+    const timer = t.clock.setTimeout(() => {
       settle(new KubeError('Timeout', undefined, `${what}: no answer within ${o.timeoutMs} ms`));
       // Destroying the request destroys its socket: a timed-out connection never goes back to the pool.
       req.destroy();
@@ -367,7 +371,8 @@ export async function createKube(kc: KubeConfig, options: ClientOptions = {}): P
   const req: SendOptions = { timeoutMs: requestTimeoutMs, limited: true };
   const page: SendOptions = { timeoutMs: options.listTimeoutMs ?? CLIENT_DEFAULTS.listTimeoutMs, limited: true };
   const leaseReq: SendOptions = { timeoutMs: options.leaseTimeoutMs ?? CLIENT_DEFAULTS.leaseTimeoutMs, limited: false, lease: true };
-  const t = await transport(kc, options.userAgent ?? 'pullsecret-operator', new TokenBucket(options.qps ?? 0, options.burst ?? 1));
+  const clock = options.clock ?? systemClock;
+  const t = await transport(kc, options.userAgent ?? 'pullsecret-operator', new TokenBucket(options.qps ?? 0, options.burst ?? 1, clock), clock);
   const fm = queryString({ fieldManager: options.fieldManager ?? 'pullsecret-operator' });
   const watchConnectTimeoutMs = options.watchConnectTimeoutMs ?? requestTimeoutMs;
   const list = async <T>(r: Route, what: string, opts: ListOptions = {}): Promise<ListResult<T>> => {
@@ -481,16 +486,16 @@ async function watch(
   const finish = (err: unknown): void => {
     if (finished) return;
     finished = true;
-    clearTimeout(connecting);
+    t.clock.clearTimeout(connecting);
     done(err);
   };
   const req = t.request(new URL(`${path}${queryString({ ...query, watch: true })}`, t.server), { method: 'GET', agent: t.watchAgent, headers: { ...auth, Accept: 'application/json' } }, (res) => {
-    clearTimeout(connecting);
+    t.clock.clearTimeout(connecting);
     const code = res.statusCode ?? 0;
     if (code !== 200) {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => finish(statusError(code, Buffer.concat(chunks).toString('utf8'), `watch ${path}`, retryAfterOf(code, res.headers))));
+      res.on('end', () => finish(statusError(code, Buffer.concat(chunks).toString('utf8'), `watch ${path}`, retryAfterOf(code, res.headers, t.clock))));
       res.on('error', (err) => finish(err));
       return;
     }
@@ -526,7 +531,7 @@ async function watch(
   });
   // Connecting, the TLS handshake and the response headers have a deadline; after them, the
   // informer's liveness timer judges the stream (bookmarks arrive about once a minute).
-  const connecting = setTimeout(() => {
+  const connecting = t.clock.setTimeout(() => {
     req.destroy();
     finish(new KubeError('Timeout', undefined, `watch ${path}: no answer within ${connectTimeoutMs} ms`));
   }, connectTimeoutMs);

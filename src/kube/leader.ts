@@ -17,43 +17,16 @@
  * - stop({ release: true }) releases the Lease like client-go's ReleaseOnCancel: empty holder,
  *   leaseDurationSeconds 1, so a standby takes over at its next retry.
  *
+ * Two clocks, as client-go keeps them: the wall clock only stamps the Lease's acquireTime and
+ * renewTime; every duration (a standby's local expiry, the leader's renew deadline) is measured on
+ * the monotonic clock, so that a step of the wall clock (NTP, a VM resumed) can neither end a
+ * healthy leadership nor make a standby take over a Lease that is still held.
+ *
  * The clock and the Kube calls are injected; there is no logging here, only typed callbacks.
  */
 import type { V1Lease, V1MicroTime } from '@kubernetes/client-node';
+import { type Clock, sleep } from '../clock.js';
 import { KubeError, type Kube } from './client.js';
-
-/**
- * Time source for the elector; inject a fake one in tests. Two clocks, as client-go keeps them:
- * the wall clock only stamps the Lease's acquireTime and renewTime; every duration (a standby's
- * local expiry, the leader's renew deadline) is measured on the monotonic clock, so that a step
- * of the wall clock (NTP, a VM resumed) can neither end a healthy leadership nor make a standby
- * take over a Lease that is still held.
- */
-export interface ElectorClock {
-  /** Wall-clock time in milliseconds (written in the Lease). */
-  now(): number;
-  /** Monotonic time in milliseconds (durations only; any origin). */
-  monotonic(): number;
-  /** Resolves after `ms` milliseconds, or as soon as `signal` aborts. Never rejects. */
-  sleep(ms: number, signal: AbortSignal): Promise<void>;
-}
-
-/** {@link ElectorClock} backed by Date.now, performance.now and real timers. */
-export const systemElectorClock: ElectorClock = Object.freeze({
-  now: () => Date.now(),
-  monotonic: () => performance.now(),
-  sleep: (ms: number, signal: AbortSignal): Promise<void> =>
-    new Promise<void>((resolve) => {
-      if (signal.aborted) return resolve();
-      const done = (): void => {
-        clearTimeout(timer);
-        signal.removeEventListener('abort', done);
-        resolve();
-      };
-      const timer = setTimeout(done, Math.max(0, ms));
-      signal.addEventListener('abort', done, { once: true });
-    }),
-});
 
 export interface LeaderElectionConfig {
   /** Namespace and name of the Lease. */
@@ -97,7 +70,7 @@ export interface LeaderCallbacks {
 
 export interface LeaderElectorDeps {
   kube: Pick<Kube, 'getLease' | 'createLease' | 'replaceLease'>;
-  clock: ElectorClock;
+  clock: Clock;
   config: LeaderElectionConfig;
   callbacks: LeaderCallbacks;
   /** Random numbers in [0, 1) for the jitter of acquire attempts; default Math.random. */
@@ -298,7 +271,7 @@ export class LeaderElector {
         acquiredAt = started;
         break;
       }
-      await clock.sleep(config.retryPeriodMs * (1 + this.#random() * ACQUIRE_JITTER), signal);
+      await sleep(clock, config.retryPeriodMs * (1 + this.#random() * ACQUIRE_JITTER), signal);
     }
     if (this.#stopped) {
       // Stopped while acquiring: nothing was written under this leadership, so hand it back.
@@ -312,7 +285,7 @@ export class LeaderElector {
     let lastRenewStart = acquiredAt;
     let lastError: unknown;
     for (;;) {
-      await clock.sleep(config.retryPeriodMs, signal);
+      await sleep(clock, config.retryPeriodMs, signal);
       if (this.#stopped) return this.#finish();
       for (;;) {
         const deadline = lastRenewStart + config.renewDeadlineMs;
@@ -322,7 +295,7 @@ export class LeaderElector {
         const timeout = new AbortController();
         const r = await Promise.race([
           this.tryAcquireOrRenew(),
-          clock.sleep(remaining, timeout.signal).then((): 'timeout' => 'timeout'),
+          sleep(clock, remaining, timeout.signal).then((): 'timeout' => 'timeout'),
         ]);
         timeout.abort();
         if (r === 'timeout') return this.#lose('renew-deadline', lastError);
@@ -335,7 +308,7 @@ export class LeaderElector {
         lastError = r.error;
         if (this.#stopped) return this.#finish();
         // A 409 or an error: read and try again, until the deadline.
-        await clock.sleep(Math.min(config.retryPeriodMs, Math.max(0, deadline - clock.monotonic())), signal);
+        await sleep(clock, Math.min(config.retryPeriodMs, Math.max(0, deadline - clock.monotonic())), signal);
         if (this.#stopped) return this.#finish();
       }
     }

@@ -5,27 +5,25 @@
  *
  * Pure: the clock is injected, and nothing here sleeps except take().
  */
-export interface BucketClock {
-  now(): number;
-}
+import { type Clock, sleep, systemClock } from '../clock.js';
 
 export class TokenBucket {
   readonly qps: number;
   readonly burst: number;
-  #clock: BucketClock;
+  #clock: Pick<Clock, 'monotonic' | 'setTimeout' | 'clearTimeout'>;
   #tokens: number;
   #at: number;
 
   /**
-   * `qps` <= 0 means no limit. The clock is monotonic (performance.now), as golang.org/x/time/rate's
-   * is: a step of the wall clock must neither park every request for hours nor lift the limit.
+   * `qps` <= 0 means no limit. It reads the monotonic clock, as golang.org/x/time/rate does: a step
+   * of the wall clock must neither park every request for hours nor lift the limit.
    */
-  constructor(qps: number, burst: number, clock: BucketClock = { now: () => performance.now() }) {
+  constructor(qps: number, burst: number, clock: Pick<Clock, 'monotonic' | 'setTimeout' | 'clearTimeout'> = systemClock) {
     this.qps = qps;
     this.burst = Math.max(1, burst);
     this.#clock = clock;
     this.#tokens = this.burst;
-    this.#at = clock.now();
+    this.#at = clock.monotonic();
   }
 
   get unlimited(): boolean {
@@ -35,7 +33,7 @@ export class TokenBucket {
   /** Takes a token and returns how many ms the caller must wait before using it (0: at once). */
   reserve(): number {
     if (this.unlimited) return 0;
-    const now = this.#clock.now();
+    const now = this.#clock.monotonic();
     this.#tokens = Math.min(this.burst, this.#tokens + ((now - this.#at) / 1000) * this.qps);
     this.#at = now;
     this.#tokens -= 1;
@@ -45,7 +43,7 @@ export class TokenBucket {
   /** Resolves when the caller may go on. */
   take(): Promise<void> {
     const ms = this.reserve();
-    return ms === 0 ? Promise.resolve() : new Promise((resolve) => setTimeout(resolve, ms));
+    return ms === 0 ? Promise.resolve() : sleep(this.#clock, ms);
   }
 }
 

@@ -15,6 +15,7 @@
  * that is never published or logged.
  */
 import { createHash } from 'node:crypto';
+import { type Clock, type Timer } from '../clock.js';
 import { type Policy, collectSources } from '../domain/desired.js';
 import type { SecretLike } from '../domain/types.js';
 import type { InvolvedObject } from '../controller/recorder.js';
@@ -56,7 +57,8 @@ export interface CheckerDeps {
   policy: Policy;
   /** The check of one host (checkCredentials with the HTTPS request function). */
   check(cred: RegistryCredential): Promise<CheckOutcome>;
-  clock: { now(): number };
+  /** `now()` dates the results and schedules the checks; the timers wake the pump and the publisher. */
+  clock: Pick<Clock, 'now' | 'setTimeout' | 'clearTimeout'>;
   /** [0, 1); Math.random by default. */
   random?: () => number;
   logger: Logger;
@@ -123,8 +125,8 @@ export class CredentialChecker {
   #entries = new Map<string, Entry>();
   #hostsInFlight = new Set<string>();
   #budget: CheckBudget | undefined;
-  #timer: ReturnType<typeof setTimeout> | undefined;
-  #publishTimer: ReturnType<typeof setTimeout> | undefined;
+  #timer: Timer | undefined;
+  #publishTimer: Timer | undefined;
   #publishing = false;
   #dirty = false;
   #running = false;
@@ -152,8 +154,8 @@ export class CredentialChecker {
   /** Stops scheduling; checks in flight finish on their own deadlines and are not recorded. */
   stop(): Promise<void> {
     this.#running = false;
-    clearTimeout(this.#timer);
-    clearTimeout(this.#publishTimer);
+    this.#d.clock.clearTimeout(this.#timer);
+    this.#d.clock.clearTimeout(this.#publishTimer);
     return Promise.resolve();
   }
 
@@ -239,7 +241,7 @@ export class CredentialChecker {
 
   #pump(): void {
     if (!this.#running || !this.#budget) return;
-    clearTimeout(this.#timer);
+    this.#d.clock.clearTimeout(this.#timer);
     const now = this.#d.clock.now();
     const max = this.#d.maxInFlight ?? MAX_IN_FLIGHT;
     let budgetBlocked = false;
@@ -256,8 +258,8 @@ export class CredentialChecker {
     let wait = budgetBlocked ? this.#budget.waitMs(now) : Infinity;
     for (const e of this.#entries.values()) if (!e.inFlight && e.dueAt > now) wait = Math.min(wait, e.dueAt - now);
     if (wait !== Infinity) {
-      this.#timer = setTimeout(() => this.#pump(), Math.max(0, wait));
-      this.#timer.unref?.();
+      this.#timer = this.#d.clock.setTimeout(() => this.#pump(), Math.max(0, wait));
+      this.#timer.unref();
     }
   }
 
@@ -301,8 +303,8 @@ export class CredentialChecker {
   #schedulePublish(delayMs: number): void {
     this.#dirty = true;
     if (!this.#d.publish || this.#publishTimer !== undefined || this.#publishing || !this.#running) return;
-    this.#publishTimer = setTimeout(() => void this.#publish(), delayMs);
-    this.#publishTimer.unref?.();
+    this.#publishTimer = this.#d.clock.setTimeout(() => void this.#publish(), delayMs);
+    this.#publishTimer.unref();
   }
 
   async #publish(): Promise<void> {

@@ -4,6 +4,7 @@
  * app.ts makes one with credentialCheck(), calls start() when it starts reconciling and stop() on
  * shutdown; the metric reads results().
  */
+import type { Clock } from '../clock.js';
 import type { CredentialSettings } from '../config.js';
 import type { Policy } from '../domain/desired.js';
 import type { SecretLike } from '../domain/types.js';
@@ -24,7 +25,7 @@ export interface CredentialCheckDeps {
   sources: Informer<SecretLike>;
   policy: Policy;
   logger: Logger;
-  clock: { now(): number };
+  clock: Pick<Clock, 'now' | 'monotonic' | 'setTimeout' | 'clearTimeout'>;
   identity: string;
   /** No Events and no ConfigMap writes; the checks and the metric still run. */
   dryRun: boolean;

@@ -9,6 +9,7 @@
  * and the reconciler patches it later.
  */
 import type { V1ServiceAccount } from '@kubernetes/client-node';
+import { type Clock, deadline } from '../clock.js';
 import { jsonPatch } from '../domain/admission.js';
 import { type Policy, collectSources, isManaged } from '../domain/desired.js';
 import { admitServiceAccount, planNamespace } from '../domain/plan.js';
@@ -43,7 +44,8 @@ export interface MutateDeps {
   kube: Kube;
   policy: Policy;
   logger: Logger;
-  clock: { now(): number };
+  /** The wall clock plans grace periods; the monotonic clock times answers; a timer bounds the live reads. */
+  clock: Pick<Clock, 'now' | 'monotonic' | 'setTimeout' | 'clearTimeout'>;
   /** The caches have synced: until then the webhook admits unchanged. */
   synced(): boolean;
   dryRun: boolean;
@@ -61,7 +63,7 @@ export class ServiceAccountWebhook {
   /** The answer to one AdmissionReview. Never throws. */
   async review(body: AdmissionReview): Promise<AdmissionReviewResponse> {
     const { logger, clock } = this.#d;
-    const started = clock.now();
+    const started = clock.monotonic();
     const req = body.request ?? {};
     const uid = req.uid ?? '';
     const allow = (patch?: unknown[]): AdmissionReviewResponse => ({
@@ -80,8 +82,9 @@ export class ServiceAccountWebhook {
     let live = false;
     try {
       const sa = serviceAccountOf(raw);
-      const decided = await this.#withTimeout(this.#decide(namespace, sa, () => (live = true)));
-      const seconds = (clock.now() - started) / 1000;
+      const ms = this.#d.liveReadTimeoutMs ?? LIVE_READ_TIMEOUT_MS;
+      const decided = await deadline(clock, this.#decide(namespace, sa, () => (live = true)), ms, () => new Error(`live reads took longer than ${ms} ms`));
+      const seconds = (clock.monotonic() - started) / 1000;
       if (!decided) {
         this.#d.metrics?.admission('unchanged', live, seconds);
         return allow();
@@ -97,13 +100,13 @@ export class ServiceAccountWebhook {
         serviceAccount: name,
         imagePullSecrets: decided.imagePullSecrets.map((e) => e.name),
         liveRead: live,
-        durationMs: clock.now() - started,
+        durationMs: clock.monotonic() - started,
       });
       this.#d.metrics?.admission('patched', live, seconds);
       return allow(ops);
     } catch (err) {
       logger.warn('webhook: could not decide; admitted unchanged (the reconciler patches it later)', { namespace, serviceAccount: name, error: errorMessage(err) });
-      this.#d.metrics?.admission('error', live, (clock.now() - started) / 1000);
+      this.#d.metrics?.admission('error', live, (clock.monotonic() - started) / 1000);
       return allow();
     }
   }
@@ -133,12 +136,4 @@ export class ServiceAccountWebhook {
     return admitServiceAccount({ namespace: ns, sources, copies, foreign, now }, sa, policy);
   }
 
-  #withTimeout<T>(p: Promise<T>): Promise<T> {
-    const ms = this.#d.liveReadTimeoutMs ?? LIVE_READ_TIMEOUT_MS;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`live reads took longer than ${ms} ms`)), ms);
-    });
-    return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
-  }
 }

@@ -7,6 +7,7 @@
  * Secret and the metrics, while the caches, leader election and reconciling go on. With
  * --webhook-url the configuration is registered once the caches have synced.
  */
+import type { Clock } from '../clock.js';
 import type { WebhookSettings } from '../config.js';
 import type { Policy } from '../domain/desired.js';
 import type { Caches } from '../controller/reconciler.js';
@@ -31,7 +32,7 @@ export interface WebhookDeps {
   caches: Caches;
   policy: Policy;
   logger: Logger;
-  clock: { now(): number };
+  clock: Clock;
   dryRun: boolean;
   synced(): boolean;
   recorder: Pick<EventRecorder, 'warn'>;

@@ -21,6 +21,7 @@
  */
 import { X509Certificate } from 'node:crypto';
 import type { V1Secret } from '@kubernetes/client-node';
+import type { Clock, Timer } from '../clock.js';
 import { KubeError, type Kube } from '../kube/client.js';
 import { errorMessage, type Logger } from '../log.js';
 import { type CertPolicy, type ServingMaterial, type TlsMaterial, caBundle, expiries, pemCertificates, renew, renewal, trusts } from './certs.js';
@@ -40,7 +41,8 @@ export interface TlsProblem {
 export interface WebhookTlsDeps {
   kube: Kube;
   logger: Logger;
-  clock: { now(): number };
+  /** The wall clock judges certificates; timers run the loop. */
+  clock: Pick<Clock, 'now' | 'setTimeout' | 'clearTimeout'>;
   /** The operator's namespace: where the Secret lives. */
   namespace: string;
   policy: CertPolicy;
@@ -112,7 +114,7 @@ export class WebhookTls {
   #served: ServingMaterial | undefined;
   #missingWarned = false;
   #untrustedWarned = false;
-  #timer: ReturnType<typeof setTimeout> | undefined;
+  #timer: Timer | undefined;
   #stopped = false;
   #running: Promise<void> = Promise.resolve();
 
@@ -141,15 +143,15 @@ export class WebhookTls {
       if (this.#stopped) return;
       const delay = ok ? this.periodMs : Math.min(retry, this.periodMs, RETRY_MAX_MS);
       retry = ok ? 500 : Math.min(retry * 2, RETRY_MAX_MS);
-      this.#timer = setTimeout(() => void loop(), delay);
-      this.#timer.unref?.();
+      this.#timer = this.#d.clock.setTimeout(() => void loop(), delay);
+      this.#timer.unref();
     };
     void loop();
   }
 
   stop(): void {
     this.#stopped = true;
-    if (this.#timer) clearTimeout(this.#timer);
+    this.#d.clock.clearTimeout(this.#timer);
   }
 
   async #pass(): Promise<boolean> {

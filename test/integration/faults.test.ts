@@ -25,6 +25,7 @@ import { Operator } from '../../src/controller/operator.js';
 import { parseSelector } from '../../src/domain/selector.js';
 import { DEFAULT_REGISTRY_HOSTS } from '../../src/domain/sources.js';
 import { createKube } from '../../src/kube/client.js';
+import { systemClock } from '../../src/clock.js';
 import { createLogger } from '../../src/log.js';
 import { Metrics } from '../../src/metrics.js';
 import { type AuditEvent, AuditLog } from '../harness/audit.js';
@@ -522,7 +523,7 @@ describe('faults on a real control plane (own plane, audit log)', { timeout: 20 
         kube,
         policy: { sourceNamespace: s.source, registryHosts: DEFAULT_REGISTRY_HOSTS, excludeNamespaces: [], namespaceSelector: parseSelector(s.label), serviceAccounts: 'all', orphanGraceMs: 600_000, maxSourceBytes: 16 * 1024 },
         logger: createLogger('error'),
-        clock: { now: () => Date.now() },
+        clock: systemClock,
         dryRun: false,
         workers: 4,
         resyncPeriodMs: 3_600_000,

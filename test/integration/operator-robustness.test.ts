@@ -11,6 +11,7 @@ import { Operator } from '../../src/controller/operator.js';
 import { parseSelector } from '../../src/domain/selector.js';
 import { DEFAULT_REGISTRY_HOSTS } from '../../src/domain/sources.js';
 import { KubeError, type Kube, createKube } from '../../src/kube/client.js';
+import { systemClock } from '../../src/clock.js';
 import { createLogger } from '../../src/log.js';
 import { Scenario, fixtureCopies, mergePatch, orUndefined } from '../harness/scenario.js';
 import type { LogLine } from '../harness/operator.js';
@@ -129,7 +130,7 @@ describe('robustness (in-process operator, injected faults, real API server)', (
         maxSourceBytes: 16 * 1024,
       },
       logger: createLogger('debug', stream),
-      clock: { now: () => Date.now() },
+      clock: systemClock,
       dryRun: false,
       workers: 4,
       resyncPeriodMs: 3_600_000,

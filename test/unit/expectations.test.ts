@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Expectations } from '../../src/controller/expectations.js';
 
-const clock = (): { now(): number; t: number } => {
-  const c = { t: 1000, now: () => c.t };
+const clock = (): { monotonic(): number; t: number } => {
+  const c = { t: 1000, monotonic: () => c.t };
   return c;
 };
 

@@ -13,64 +13,17 @@ import {
   LeaderElector,
   microTime,
   type AttemptResult,
-  type ElectorClock,
   type LeaderElectionConfig,
   type StoppedLeading,
 } from '../../src/kube/leader.js';
+import { FakeClock } from './fake-clock.js';
 
 // ---------------------------------------------------------------------------
 // Fakes
 // ---------------------------------------------------------------------------
 
-/** Manually driven clock: sleeps end only from advance() (or their abort signal). */
-class FakeClock implements ElectorClock {
-  /** Monotonic time; the wall clock is it plus `wallStep` (a step of NTP, a resumed VM). */
-  t = Date.UTC(2024, 0, 1, 12, 0, 0);
-  wallStep = 0;
-  readonly #timers = new Set<{ at: number; resolve: () => void }>();
-
-  now(): number {
-    return this.t + this.wallStep;
-  }
-
-  monotonic(): number {
-    return this.t;
-  }
-
-  sleep(ms: number, signal: AbortSignal): Promise<void> {
-    return new Promise((resolve) => {
-      if (signal.aborted) return resolve();
-      const timer = {
-        at: this.t + ms,
-        resolve: () => {
-          this.#timers.delete(timer);
-          signal.removeEventListener('abort', timer.resolve);
-          resolve();
-        },
-      };
-      this.#timers.add(timer);
-      signal.addEventListener('abort', timer.resolve, { once: true });
-    });
-  }
-
-  /** Moves time forward by ms, firing due sleeps in order and letting promises settle in between. */
-  async advance(ms: number): Promise<void> {
-    const end = this.t + ms;
-    for (;;) {
-      await settle();
-      const due = [...this.#timers].filter((x) => x.at <= end).sort((a, b) => a.at - b.at)[0];
-      if (!due) break;
-      this.t = Math.max(this.t, due.at);
-      due.resolve();
-    }
-    this.t = end;
-    await settle();
-  }
-}
-
-async function settle(): Promise<void> {
-  for (let i = 0; i < 10; i++) await new Promise((r) => setImmediate(r));
-}
+/** The elector's clock: the wall clock starts at noon on 2024-01-01. */
+const newClock = (): FakeClock => new FakeClock(Date.UTC(2024, 0, 1, 12, 0, 0));
 
 /** A wire-faithful Lease store: JSON in and out (so times are strings on read), resourceVersion checks. */
 class FakeLeases {
@@ -197,10 +150,10 @@ const attemptCases: AttemptCase[] = [
     setup: async (kube, clock, e) => {
       otherHolds(kube, clock.now());
       await e.tryAcquireOrRenew();
-      await clock.advance(3000);
+      await clock.advanceAndSettle(3000);
       otherHolds(kube, clock.now()); // the holder renews: the countdown restarts
       await e.tryAcquireOrRenew();
-      await clock.advance(LEASE_MS - 1);
+      await clock.advanceAndSettle(LEASE_MS - 1);
     },
     want: false,
     wantReason: 'held',
@@ -211,7 +164,7 @@ const attemptCases: AttemptCase[] = [
     setup: async (kube, clock, e) => {
       otherHolds(kube, clock.now() + 3_600_000, 3);
       await e.tryAcquireOrRenew();
-      await clock.advance(LEASE_MS);
+      await clock.advanceAndSettle(LEASE_MS);
     },
     want: true,
     wantStored: { holderIdentity: 'me', leaseTransitions: 4, leaseDurationSeconds: 4 },
@@ -233,7 +186,7 @@ const attemptCases: AttemptCase[] = [
     setup: async (kube, clock, e) => {
       otherHolds(kube, clock.now());
       await e.tryAcquireOrRenew();
-      await clock.advance(LEASE_MS);
+      await clock.advanceAndSettle(LEASE_MS);
       kube.beforeNextWrite = () => kube.writeAs({ holderIdentity: 'third', leaseDurationSeconds: 4, renewTime: microTime(clock.now()), leaseTransitions: 4 });
     },
     want: false,
@@ -263,7 +216,7 @@ describe('LeaderElector.tryAcquireOrRenew', () => {
   for (const c of attemptCases) {
     it(c.name, async () => {
       const kube = new FakeLeases();
-      const clock = new FakeClock();
+      const clock = newClock();
       const { e } = elector(kube, clock);
       await c.setup(kube, clock, e);
       const r = await e.tryAcquireOrRenew();
@@ -289,15 +242,15 @@ describe('LeaderElector.tryAcquireOrRenew', () => {
 describe('LeaderElector.run', () => {
   it('becomes leader once and renews every retryPeriod, keeping acquireTime', async () => {
     const kube = new FakeLeases();
-    const clock = new FakeClock();
+    const clock = newClock();
     const { e, rec } = elector(kube, clock);
     const t0 = clock.now();
     const done = e.run();
-    await clock.advance(0);
+    await clock.advanceAndSettle(0);
     assert.deepEqual(rec.started, [t0]);
     assert.equal(e.isLeader, true);
     assert.deepEqual(rec.leaders, ['me']);
-    await clock.advance(RETRY_MS * 4);
+    await clock.advanceAndSettle(RETRY_MS * 4);
     assert.equal(kube.writes.length, 5, 'created, then renewed every retryPeriod');
     const acquire = new Set(kube.writes.map((w) => w.spec?.acquireTime));
     assert.equal(acquire.size, 1);
@@ -314,17 +267,17 @@ describe('LeaderElector.run', () => {
   for (const f of renewFailures) {
     it(`loses leadership when ${f.name} for renewDeadline (and not before)`, async () => {
       const kube = new FakeLeases();
-      const clock = new FakeClock();
+      const clock = newClock();
       const { e, rec } = elector(kube, clock);
       const done = e.run();
-      await clock.advance(RETRY_MS * 2);
+      await clock.advanceAndSettle(RETRY_MS * 2);
       const lastRenew = clock.now();
       assert.equal(rec.started.length, 1);
       f.fault(kube);
-      await clock.advance(RENEW_MS - 1);
+      await clock.advanceAndSettle(RENEW_MS - 1);
       assert.equal(rec.stopped.length, 0, 'still leader just before the deadline');
       assert.equal(e.isLeader, true);
-      await clock.advance(1);
+      await clock.advanceAndSettle(1);
       assert.equal(rec.stopped.length, 1);
       assert.equal(rec.stopped[0]?.reason, 'renew-deadline');
       assert.equal(rec.stopped[0]?.released, false);
@@ -334,21 +287,21 @@ describe('LeaderElector.run', () => {
       const writes = kube.writes.length;
       kube.failWith = undefined;
       kube.hang = false;
-      await clock.advance(LEASE_MS * 2);
+      await clock.advanceAndSettle(LEASE_MS * 2);
       assert.equal(kube.writes.length, writes);
     });
   }
 
   it('recovers when a renewal fails briefly, within renewDeadline', async () => {
     const kube = new FakeLeases();
-    const clock = new FakeClock();
+    const clock = newClock();
     const { e, rec } = elector(kube, clock);
     const done = e.run();
-    await clock.advance(0);
+    await clock.advanceAndSettle(0);
     kube.failWith = new KubeError('ServerError', 500, 'update lease: 500');
-    await clock.advance(RENEW_MS - RETRY_MS - 1); // renewals at +500 ... +2000 fail
+    await clock.advanceAndSettle(RENEW_MS - RETRY_MS - 1); // renewals at +500 ... +2000 fail
     kube.failWith = undefined; // the one at +2500 succeeds
-    await clock.advance(RETRY_MS * 10);
+    await clock.advanceAndSettle(RETRY_MS * 10);
     assert.deepEqual(rec.stopped, []);
     assert.equal(e.isLeader, true);
     await e.stop({ release: false });
@@ -357,12 +310,12 @@ describe('LeaderElector.run', () => {
 
   it('stops leading at once when a renewal finds another holder in the lease', async () => {
     const kube = new FakeLeases();
-    const clock = new FakeClock();
+    const clock = newClock();
     const { e, rec } = elector(kube, clock);
     const done = e.run();
-    await clock.advance(0);
+    await clock.advanceAndSettle(0);
     otherHolds(kube, clock.now());
-    await clock.advance(RETRY_MS);
+    await clock.advanceAndSettle(RETRY_MS);
     assert.equal(rec.stopped[0]?.reason, 'taken-over');
     assert.equal(e.isLeader, false);
     assert.deepEqual(rec.leaders, ['me', 'other']);
@@ -371,11 +324,11 @@ describe('LeaderElector.run', () => {
 
   it('of two electors starting together, exactly one becomes leader', async () => {
     const kube = new FakeLeases();
-    const clock = new FakeClock();
+    const clock = newClock();
     const a = elector(kube, clock, 'a');
     const b = elector(kube, clock, 'b');
     const runs = [a.e.run(), b.e.run()];
-    await clock.advance(LEASE_MS * 3);
+    await clock.advanceAndSettle(LEASE_MS * 3);
     assert.equal(a.rec.started.length + b.rec.started.length, 1);
     assert.notEqual(a.e.isLeader, b.e.isLeader);
     await a.e.stop({ release: false });
@@ -385,19 +338,19 @@ describe('LeaderElector.run', () => {
 
   it('a standby takes over only after leaseDuration without an observed renewal (leader gone without releasing)', async () => {
     const kube = new FakeLeases();
-    const clock = new FakeClock();
+    const clock = newClock();
     const a = elector(kube, clock, 'a');
     const ra = a.e.run();
-    await clock.advance(0);
+    await clock.advanceAndSettle(0);
     const b = elector(kube, clock, 'b');
     const rb = b.e.run();
-    await clock.advance(RETRY_MS * 6);
+    await clock.advanceAndSettle(RETRY_MS * 6);
     assert.deepEqual(b.rec.started, [], 'the standby waits while the leader renews');
     // The leader dies (no release): its last renewal is the last change the standby can see.
     await a.e.stop({ release: false });
     await ra;
     const lastRenewal = clock.now();
-    await clock.advance(LEASE_MS * 2);
+    await clock.advanceAndSettle(LEASE_MS * 2);
     assert.equal(b.rec.started.length, 1);
     const took = (b.rec.started[0] ?? 0) - lastRenewal;
     assert.ok(took >= LEASE_MS - RETRY_MS && took <= LEASE_MS + RETRY_MS, `took over ${took} ms after the last renewal`);
@@ -410,15 +363,15 @@ describe('LeaderElector.run', () => {
   for (const step of [3_600_000, -3_600_000]) {
     it(`a step of the wall clock (${step > 0 ? 'forward' : 'back'} an hour) neither ends a leadership nor lets a standby take over`, async () => {
       const kube = new FakeLeases();
-      const clock = new FakeClock();
+      const clock = newClock();
       const a = elector(kube, clock, 'a');
       const ra = a.e.run();
-      await clock.advance(0);
+      await clock.advanceAndSettle(0);
       const b = elector(kube, clock, 'b');
       const rb = b.e.run();
-      await clock.advance(RETRY_MS * 2);
+      await clock.advanceAndSettle(RETRY_MS * 2);
       clock.wallStep = step; // NTP steps the clock of both replicas' node
-      await clock.advance(LEASE_MS * 3);
+      await clock.advanceAndSettle(LEASE_MS * 3);
       assert.equal(a.e.isLeader, true, 'the leader keeps its leadership: its deadlines are monotonic');
       assert.deepEqual(a.rec.stopped, []);
       assert.deepEqual(b.rec.started, [], 'the standby judges expiry by its monotonic clock');
@@ -431,13 +384,13 @@ describe('LeaderElector.run', () => {
 
   it('releases the lease on stop (empty holder, 1s duration), so a standby takes over at its next attempt', async () => {
     const kube = new FakeLeases();
-    const clock = new FakeClock();
+    const clock = newClock();
     const a = elector(kube, clock, 'a');
     const ra = a.e.run();
-    await clock.advance(0);
+    await clock.advanceAndSettle(0);
     const b = elector(kube, clock, 'b');
     const rb = b.e.run();
-    await clock.advance(RETRY_MS * 3);
+    await clock.advanceAndSettle(RETRY_MS * 3);
     const stoppedAt = clock.now();
     await a.e.stop({ release: true });
     await ra;
@@ -446,7 +399,7 @@ describe('LeaderElector.run', () => {
     assert.equal(released?.holderIdentity, '');
     assert.equal(released?.leaseDurationSeconds, 1);
     assert.match(String(released?.renewTime), MICRO);
-    await clock.advance(RETRY_MS);
+    await clock.advanceAndSettle(RETRY_MS);
     assert.equal(b.rec.started.length, 1);
     assert.ok((b.rec.started[0] ?? 0) - stoppedAt <= RETRY_MS, 'at the next retry, not after leaseDuration');
     assert.equal(kube.stored?.spec?.holderIdentity, 'b');
@@ -456,10 +409,10 @@ describe('LeaderElector.run', () => {
 
   it('does not release on stop when asked not to (a drain that timed out): the lease stays held', async () => {
     const kube = new FakeLeases();
-    const clock = new FakeClock();
+    const clock = newClock();
     const { e, rec } = elector(kube, clock);
     const done = e.run();
-    await clock.advance(RETRY_MS);
+    await clock.advanceAndSettle(RETRY_MS);
     await e.stop({ release: false });
     await done;
     assert.deepEqual(rec.stopped.map((s) => [s.reason, s.released]), [['stopped', false]]);
@@ -468,11 +421,11 @@ describe('LeaderElector.run', () => {
 
   it('a standby that is stopped writes nothing and reports no leadership', async () => {
     const kube = new FakeLeases();
-    const clock = new FakeClock();
+    const clock = newClock();
     otherHolds(kube, clock.now());
     const { e, rec } = elector(kube, clock);
     const done = e.run();
-    await clock.advance(RETRY_MS * 3);
+    await clock.advanceAndSettle(RETRY_MS * 3);
     const writes = kube.writes.length;
     await e.stop({ release: true });
     await done;
@@ -504,7 +457,7 @@ const badTimings: { name: string; over: Partial<LeaderElectionConfig>; message: 
 describe('LeaderElector timings', () => {
   for (const c of badTimings) {
     it(`rejects ${c.name}`, () => {
-      assert.throws(() => elector(new FakeLeases(), new FakeClock(), 'me', c.over), c.message);
+      assert.throws(() => elector(new FakeLeases(), newClock(), 'me', c.over), c.message);
     });
   }
 });

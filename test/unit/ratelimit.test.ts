@@ -1,21 +1,22 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { TokenBucket, parseRetryAfter } from '../../src/kube/ratelimit.js';
+import { FakeClock } from './fake-clock.js';
 
 describe('TokenBucket', () => {
   it('lets a burst through at once, then spaces callers at qps, in the order they reserved', () => {
-    let now = 0;
-    const b = new TokenBucket(10, 3, { now: () => now });
+    const clock = new FakeClock();
+    const b = new TokenBucket(10, 3, clock);
     assert.deepEqual([b.reserve(), b.reserve(), b.reserve()], [0, 0, 0]);
     assert.deepEqual([b.reserve(), b.reserve()], [100, 200]);
-    now = 1000; // 10 tokens refilled, 2 of them owed: the bucket is back at 3 (its burst) minus nothing
+    clock.tick(1000); // 10 tokens refilled, 2 of them owed: the bucket is back at 3 (its burst) minus nothing
     assert.deepEqual([b.reserve(), b.reserve(), b.reserve(), b.reserve()], [0, 0, 0, 100]);
   });
 
   it('never saves more than its burst', () => {
-    let now = 0;
-    const b = new TokenBucket(100, 2, { now: () => now });
-    now = 60_000;
+    const clock = new FakeClock();
+    const b = new TokenBucket(100, 2, clock);
+    clock.tick(60_000);
     assert.deepEqual([b.reserve(), b.reserve(), b.reserve()], [0, 0, 10]);
   });
 

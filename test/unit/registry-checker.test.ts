@@ -10,6 +10,7 @@ import { CredentialChecker, checkTargets } from '../../src/registry/checker.js';
 import type { RegistryCredential } from '../../src/registry/credentials.js';
 import type { ResultsDocument } from '../../src/registry/results.js';
 import { createLogger } from '../../src/log.js';
+import { systemClock } from '../../src/clock.js';
 import type { SecretLike } from '../../src/domain/types.js';
 import { Writable } from 'node:stream';
 import { policy, pullSecret } from './helpers.js';
@@ -32,7 +33,7 @@ function harness(secrets: SecretLike[], answer: (c: RegistryCredential) => Check
       state.inFlight.set(c.host, n - 1);
       return answer(c);
     },
-    clock: { now: () => Date.now() },
+    clock: systemClock,
     random: () => 0.5,
     logger,
     recorder: { warn: (obj, reason, message) => state.events.push(`${obj.name} ${reason} ${message}`) },

@@ -1,10 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 
+import { FakeClock } from './fake-clock.js';
 import {
   WorkQueue,
-  systemClock,
-  type Clock,
   type ReconcileResult,
   type Worker,
   type WorkQueueEvent,
@@ -14,55 +13,6 @@ import {
 // ---------------------------------------------------------------------------
 // Test helpers
 // ---------------------------------------------------------------------------
-
-/** Manually driven clock: timers fire only from advance(). */
-class FakeClock implements Clock {
-  #now = 0;
-  #nextId = 1;
-  readonly #timers = new Map<number, { at: number; ms: number; fn: () => void }>();
-
-  now(): number {
-    return this.#now;
-  }
-
-  setTimeout(fn: () => void, ms: number): unknown {
-    const id = this.#nextId++;
-    this.#timers.set(id, { at: this.#now + ms, ms, fn });
-    return id;
-  }
-
-  clearTimeout(handle: unknown): void {
-    this.#timers.delete(handle as number);
-  }
-
-  /** Requested delays of the timers still pending, in creation order. */
-  get pendingDelays(): number[] {
-    return [...this.#timers.values()].map((t) => t.ms);
-  }
-
-  /** Moves time forward without firing timers (e.g. to simulate work taking time). */
-  tick(ms: number): void {
-    this.#now += ms;
-  }
-
-  /** Moves time forward by `ms`, firing due timers in deadline order. */
-  advance(ms: number): void {
-    const target = this.#now + ms;
-    for (;;) {
-      let next: [number, { at: number; fn: () => void }] | undefined;
-      for (const entry of this.#timers) {
-        if (entry[1].at <= target && (next === undefined || entry[1].at < next[1].at)) {
-          next = entry;
-        }
-      }
-      if (next === undefined) break;
-      this.#timers.delete(next[0]);
-      this.#now = next[1].at;
-      next[1].fn();
-    }
-    this.#now = target;
-  }
-}
 
 const macrotask = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
@@ -142,8 +92,6 @@ function scriptedWorker(script: Outcome[]): { worker: Worker; runs: () => number
     },
   };
 }
-
-class TerminalError extends Error {}
 
 function makeQueue(worker: Worker, options: Partial<WorkQueueOptions> = {}) {
   const clock = new FakeClock();
@@ -380,54 +328,6 @@ describe('WorkQueue backoff', () => {
     await queue.idle();
     assert.equal(queue.numRequeues('bad'), 2);
     assert.equal(queue.numRequeues('good'), 0);
-    queue.shutDown();
-  });
-
-  const terminalCases: Array<{ name: string; script: Error[]; retries: number }> = [
-    { name: 'on the first failure', script: [new TerminalError('gone')], retries: 0 },
-    {
-      name: 'after retryable failures',
-      script: [new Error('flaky'), new Error('flaky'), new TerminalError('gone')],
-      retries: 2,
-    },
-  ];
-  for (const { name, script, retries } of terminalCases) {
-    it(`does not retry terminal errors and forgets the key: ${name}`, async () => {
-      const { worker, runs } = scriptedWorker(script);
-      const { queue, clock, events } = makeQueue(worker, {
-        isTerminal: (err) => err instanceof TerminalError,
-      });
-      queue.add('a');
-      for (let i = 0; i < retries; i++) {
-        await queue.idle();
-        clock.advance(1000);
-      }
-      await queue.idle();
-
-      assert.equal(runs(), script.length);
-      assert.deepEqual(clock.pendingDelays, [], 'no retry scheduled');
-      assert.equal(queue.numRequeues('a'), 0, 'failure count forgotten');
-      assert.equal(queue.retriesTotal, retries);
-      const last = events.at(-1);
-      assert.equal(last?.type, 'error');
-      assert.ok(last.error instanceof TerminalError);
-
-      clock.advance(1_000_000);
-      await queue.idle();
-      assert.equal(runs(), script.length, 'never run again');
-    });
-  }
-
-  it('treats errors as retryable when isTerminal itself throws', async () => {
-    const { worker } = scriptedWorker([new Error('boom')]);
-    const { queue, clock } = makeQueue(worker, {
-      isTerminal: () => {
-        throw new Error('broken predicate');
-      },
-    });
-    queue.add('a');
-    await queue.idle();
-    assert.deepEqual(clock.pendingDelays, [5]);
     queue.shutDown();
   });
 
@@ -712,19 +612,6 @@ describe('WorkQueue idle, events and options', () => {
       assert.throws(() => new WorkQueue(async () => undefined, options), RangeError);
     });
   }
-
-  it('systemClock is monotonic (performance.now: a wall-clock step moves no backoff) and uses the real timers', async () => {
-    const before = performance.now();
-    assert.ok(systemClock.now() >= before && systemClock.now() < before + 60_000);
-    let fired = false;
-    const cancelled = systemClock.setTimeout(() => {
-      fired = true;
-    }, 1);
-    systemClock.clearTimeout(cancelled);
-    await new Promise<void>((resolve) => systemClock.setTimeout(resolve, 1));
-    await macrotask();
-    assert.equal(fired, false, 'a cleared timer does not fire');
-  });
 });
 
 describe('WorkQueue rate limiting of retries (issue 8)', () => {
@@ -778,5 +665,34 @@ describe('WorkQueue rate limiting of retries (issue 8)', () => {
     void queue.settled().then(() => (again = true));
     await waitFor(() => again, 'settled with only a requeueAfter pending');
     queue.shutDown();
+  });
+});
+
+describe('WorkQueue events for metrics', () => {
+  it('an error event says when the key is retried, and carries no retry when it is given up or the queue shuts down', async () => {
+    const cw = new ControlledWorker();
+    const { queue, events } = makeQueue(cw.worker, { concurrency: 2, maxRetries: 2 });
+    queue.add('a');
+    await waitFor(() => cw.isBlocked('a'), 'a running');
+    cw.release('a', new Error('first'));
+    await queue.idle();
+    queue.add('a');
+    await waitFor(() => cw.isBlocked('a'), 'a running again');
+    cw.release('a', new Error('second: given up'));
+    await queue.idle();
+    queue.add('b');
+    await waitFor(() => cw.isBlocked('b'), 'b running');
+    const drained = queue.drain();
+    cw.release('b', new Error('during shutdown'));
+    await drained;
+    assert.deepEqual(
+      events.map((e) => ({ key: e.key, retryInMs: e.retryInMs, gaveUp: e.gaveUp })),
+      [
+        { key: 'a', retryInMs: 5, gaveUp: undefined },
+        { key: 'a', retryInMs: undefined, gaveUp: true },
+        { key: 'b', retryInMs: undefined, gaveUp: undefined },
+      ],
+    );
+    assert.equal(queue.retriesTotal, 1);
   });
 });
