@@ -62,7 +62,7 @@ export async function runOperator(config: Readonly<Config>, logger: Logger, clie
     resyncPeriodMs: config.resyncPeriodMs,
     identity: config.identity,
     metrics,
-    recordOutcomes: config.once,
+    recordSummaries: config.once,
     // --once retries a transient error (409, 429, 5xx, a timeout) before it reports: 8 attempts,
     // about 13 s of backoff plus whatever Retry-After asks.
     ...(config.once ? { maxRetries: ONCE_MAX_ATTEMPTS } : {}),
@@ -145,9 +145,9 @@ async function runOnce(config: Readonly<Config>, op: Operator, syncFailed: () =>
   op.startWorking();
   await op.queue.settled();
   await op.stop();
-  const outcomes = [...op.reconciler.outcomes.values()];
-  process.stdout.write(formatSummary(outcomes, config.dryRun));
-  return inSync(outcomes, config.dryRun) ? 0 : 1;
+  const summaries = [...op.reconciler.summaries.values()];
+  process.stdout.write(formatSummary(summaries, config.dryRun));
+  return inSync(summaries, config.dryRun) ? 0 : 1;
 }
 
 /** The informers: on every replica, so that a standby is synced and ready to take over. */

@@ -3,13 +3,12 @@
  * recorded in each ServiceAccount's annotation) and then every copy it manages. Nothing else.
  */
 import { pullSecretsChange } from './domain/desired.js';
+import { MANAGED_SELECTOR, isManaged } from './domain/ownership.js';
 import type { SecretLike, ServiceAccountLike } from './domain/types.js';
 import { KubeError, type Kube, type ListOptions, type ListResult } from './kube/client.js';
-import { PAGE_SIZE } from './kube/informers.js';
+import { PAGE_SIZE } from './kube/reflector.js';
 import { copyOf, serviceAccountOf } from './kube/ingest.js';
 import { patchPullSecrets } from './controller/pullsecrets.js';
-import { MANAGED_SELECTOR } from './controller/operator.js';
-import { MANAGED_BY_LABEL, MANAGED_BY_VALUE } from './domain/naming.js';
 import type { Logger } from './log.js';
 
 export interface CleanupResult {
@@ -21,26 +20,27 @@ export async function cleanup(kube: Kube, logger: Logger, dryRun: boolean): Prom
   const result: CleanupResult = { serviceAccounts: 0, secrets: 0 };
   // 1. ServiceAccount entries first, so that no ServiceAccount names a deleted copy.
   const sas: ServiceAccountLike[] = [];
-  for await (const page of pages((o) => kube.listServiceAccounts(o))) sas.push(...page.map(serviceAccountOf));
+  for await (const page of pages((o) => kube.listServiceAccounts(o))) sas.push(...page.map((raw) => serviceAccountOf(raw)));
   for (const sa of sas) {
-    const ns = sa.metadata.namespace ?? '';
+    const ns = sa.metadata.namespace;
+    const change = pullSecretsChange(sa, []);
     if (dryRun) {
-      if (pullSecretsChange(sa, [])) {
+      if (change) {
         logger.info('dry run: would remove our entries from serviceaccount', { namespace: ns, serviceAccount: sa.metadata.name });
         result.serviceAccounts++;
       }
       continue;
     }
-    if (await patchPullSecrets(kube, sa, (current) => pullSecretsChange(current, []))) {
+    if (await patchPullSecrets(kube, sa.metadata, change, (current) => pullSecretsChange(current, []))) {
       result.serviceAccounts++;
       logger.info('serviceaccount cleaned', { namespace: ns, serviceAccount: sa.metadata.name });
     }
   }
   // 2. Then the copies.
   const copies: SecretLike[] = [];
-  for await (const page of pages((o) => kube.listSecrets(undefined, { ...o, labelSelector: MANAGED_SELECTOR }))) copies.push(...page.map(copyOf));
+  for await (const page of pages((o) => kube.listSecrets(undefined, { ...o, labelSelector: MANAGED_SELECTOR }))) copies.push(...page.map((raw) => copyOf(raw)));
   for (const s of copies) {
-    const ns = s.metadata.namespace ?? '';
+    const ns = s.metadata.namespace;
     const name = s.metadata.name;
     if (dryRun) {
       logger.info('dry run: would delete copy', { namespace: ns, secret: name });
@@ -61,8 +61,7 @@ export async function cleanup(kube: Kube, logger: Logger, dryRun: boolean): Prom
  * it is deleted at its new version; handed over to an admin (our label removed), it is left alone.
  */
 async function deleteIfOurs(kube: Kube, listed: SecretLike, logger: Logger, maxAttempts = 5): Promise<boolean> {
-  const ns = listed.metadata.namespace ?? '';
-  const name = listed.metadata.name;
+  const { namespace: ns, name } = listed.metadata;
   let current = listed;
   for (let attempt = 1; ; attempt++) {
     try {
@@ -74,7 +73,7 @@ async function deleteIfOurs(kube: Kube, listed: SecretLike, logger: Logger, maxA
     }
     const fresh = await kube.getSecret(ns, name);
     if (!fresh) return false;
-    if (fresh.metadata?.labels?.[MANAGED_BY_LABEL] !== MANAGED_BY_VALUE) {
+    if (!isManaged(fresh)) {
       logger.info('secret left alone: no longer ours', { namespace: ns, secret: name });
       return false;
     }

@@ -14,13 +14,14 @@
  * pullsecret-operator-credentials of the operator's namespace (docs/credentials.md), and shows a
  * result only when it is about the source's current resourceVersion. A rejected one makes it exit 1.
  */
-import { type Policy, collectSources, isManaged } from './domain/desired.js';
+import { type Policy, collectSources } from './domain/desired.js';
+import { MANAGED_SELECTOR } from './domain/ownership.js';
 import { planNamespace } from './domain/plan.js';
 import { type NamespaceStatus, type SourceStatus, allCovered, namespaceStatus, sourceStatuses } from './domain/status.js';
 import type { NamespaceLike, SecretLike, ServiceAccountLike } from './domain/types.js';
 import { pages } from './cleanup.js';
+import { foreignNames } from './controller/ownership.js';
 import type { Caches } from './controller/reconciler.js';
-import { MANAGED_SELECTOR } from './controller/operator.js';
 import type { Kube } from './kube/client.js';
 import { copyOf, namespaceOf, serviceAccountOf, sourceOf } from './kube/ingest.js';
 import { KubeError } from './kube/client.js';
@@ -100,26 +101,11 @@ async function readCredentials(kube: Kube, namespace: string): Promise<Credentia
  * and the credential results published in `operatorNamespace`, and reports.
  */
 export async function readStatus(kube: Kube, policy: Policy, now: number, operatorNamespace = 'pullsecret-operator'): Promise<StatusReport> {
-  const byNamespace = <T extends { metadata: { namespace?: string } }>(items: T[]): Map<string, T[]> => {
-    const m = new Map<string, T[]>();
-    for (const i of items) {
-      const ns = i.metadata.namespace ?? '';
-      const l = m.get(ns);
-      if (l) l.push(i);
-      else m.set(ns, [i]);
-    }
-    return m;
-  };
-  const all = async <W, T>(list: Parameters<typeof pages<W>>[0], of: (w: W) => T): Promise<T[]> => {
-    const out: T[] = [];
-    for await (const page of pages(list)) out.push(...page.map(of));
-    return out;
-  };
   const [namespaces, sources, copies, sas, credentials] = await Promise.all([
-    all((o) => kube.listNamespaces(o), namespaceOf),
-    all((o) => kube.listSecrets(policy.sourceNamespace, o), sourceOf),
-    all((o) => kube.listSecrets(undefined, { ...o, labelSelector: MANAGED_SELECTOR }), copyOf).then(byNamespace),
-    all((o) => kube.listServiceAccounts(o), serviceAccountOf).then(byNamespace),
+    listAll((o) => kube.listNamespaces(o), namespaceOf),
+    listAll((o) => kube.listSecrets(policy.sourceNamespace, o), sourceOf),
+    listAll((o) => kube.listSecrets(undefined, { ...o, labelSelector: MANAGED_SELECTOR }), (raw) => copyOf(raw)).then(byNamespace),
+    listAll((o) => kube.listServiceAccounts(o), serviceAccountOf).then(byNamespace),
     readCredentials(kube, operatorNamespace),
   ]);
   // The names a plan would create: held by a secret that is not ours?
@@ -128,15 +114,8 @@ export async function readStatus(kube: Kube, policy: Policy, now: number, operat
   for (const ns of namespaces) {
     const name = ns.metadata.name;
     const plan = planNamespace({ namespace: ns, sources: valid, copies: copies.get(name) ?? [], serviceAccounts: [], foreign: new Set(), now }, policy);
-    for (const a of plan.upserts) {
-      if (a.op !== 'create') continue;
-      const live = await kube.getSecret(name, a.secret.metadata.name);
-      if (live && !isManaged(copyOf(live))) {
-        const set = foreign.get(name) ?? new Set<string>();
-        set.add(a.secret.metadata.name);
-        foreign.set(name, set);
-      }
-    }
+    const toCreate = plan.upserts.flatMap((a) => (a.op === 'create' ? [a.secret.metadata.name] : []));
+    if (toCreate.length > 0) foreign.set(name, await foreignNames(kube, name, toCreate));
   }
   return report(
     {
@@ -150,6 +129,23 @@ export async function readStatus(kube: Kube, policy: Policy, now: number, operat
     now,
     credentials,
   );
+}
+
+/** Every item of a collection, page by page, converted as it comes. */
+async function listAll<W, T>(list: Parameters<typeof pages<W>>[0], of: (w: W) => T): Promise<T[]> {
+  const out: T[] = [];
+  for await (const page of pages(list)) for (const w of page) out.push(of(w));
+  return out;
+}
+
+function byNamespace<T extends { metadata: { namespace: string } }>(items: readonly T[]): Map<string, T[]> {
+  const m = new Map<string, T[]>();
+  for (const i of items) {
+    const l = m.get(i.metadata.namespace);
+    if (l) l.push(i);
+    else m.set(i.metadata.namespace, [i]);
+  }
+  return m;
 }
 
 /** Every registry host whose credentials were rejected, as `source at host`. */

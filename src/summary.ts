@@ -1,8 +1,8 @@
 /** The --once summary: a table of namespaces, copies and ServiceAccounts patched. */
-import type { Outcome } from './controller/reconciler.js';
+import type { NamespaceSummary } from './controller/reconciler.js';
 
-export function formatSummary(outcomes: readonly Outcome[], dryRun: boolean): string {
-  const rows = [...outcomes].sort((a, b) => a.namespace.localeCompare(b.namespace));
+export function formatSummary(summaries: readonly NamespaceSummary[], dryRun: boolean): string {
+  const rows = [...summaries].sort((a, b) => a.namespace.localeCompare(b.namespace));
   const head = ['NAMESPACE', 'STATE', 'COPIES', dryRun ? 'WRITES (PLANNED)' : 'WRITES', 'SERVICEACCOUNTS PATCHED', 'PROBLEMS'];
   const body = rows.map((o) => [
     o.namespace,
@@ -20,6 +20,6 @@ export function formatSummary(outcomes: readonly Outcome[], dryRun: boolean): st
 }
 
 /** In sync: no namespace has a problem, and in a dry run nothing would be written. */
-export function inSync(outcomes: readonly Outcome[], dryRun: boolean): boolean {
-  return outcomes.every((o) => o.problems.length === 0 && (!dryRun || o.writes === 0));
+export function inSync(summaries: readonly NamespaceSummary[], dryRun: boolean): boolean {
+  return summaries.every((o) => o.problems.length === 0 && (!dryRun || o.writes === 0));
 }

@@ -6,11 +6,11 @@
  */
 import type { Clock, Timer } from '../clock.js';
 import type { Policy } from '../domain/desired.js';
-import { MANAGED_BY_LABEL, MANAGED_BY_VALUE } from '../domain/naming.js';
+import { MANAGED_SELECTOR } from '../domain/ownership.js';
 import type { NamespaceLike, SecretLike, ServiceAccountLike } from '../domain/types.js';
 import { KubeError, type Kube } from '../kube/client.js';
 import { Informer, type InformerStatus, type Meta } from '../kube/informers.js';
-import { copyOf, namespaceOf, serviceAccountOf, sourceOf } from '../kube/ingest.js';
+import { Interner, copyOf, namespaceOf, serviceAccountOf, sourceOf } from '../kube/ingest.js';
 import { errorMessage, type Logger } from '../log.js';
 import { keysForSourceChange } from './events.js';
 import { Reconciler, type Caches, type ReconcileMetrics } from './reconciler.js';
@@ -46,8 +46,8 @@ export interface OperatorDeps {
   resyncPeriodMs: number;
   identity: string;
   metrics?: OperatorMetrics;
-  /** Keep each namespace's last reconcile outcome (for --once's summary). */
-  recordOutcomes?: boolean;
+  /** Keep each namespace's NamespaceSummary (for --once's summary). */
+  recordSummaries?: boolean;
   /** Informer tuning for tests; production uses the defaults. */
   informer?: InformerTuning;
   /** Per informer (by name), over `informer`: tests make one informer's liveness short. */
@@ -64,7 +64,8 @@ export interface OperatorDeps {
 export const RETRY_BASE_MS = 100;
 export const RETRY_MAX_MS = 120_000;
 
-export const MANAGED_SELECTOR = `${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE}`;
+/** What the operator's informers have in common: all the operator calls on them all. */
+type AnyInformer = Pick<Informer<Meta>, 'name' | 'start' | 'stop' | 'synced' | 'waitForSync' | 'brokenSince' | 'restarts' | 'size' | 'on' | 'onStatus'>;
 
 export class Operator {
   readonly caches: Caches;
@@ -78,6 +79,8 @@ export class Operator {
     this.#d = deps;
     const { kube, policy } = deps;
     const common = { kube, clock: deps.clock, ...deps.informer };
+    // One interner per operator: the copies' label and annotation sets, shared (kube/ingest.ts).
+    const interner = new Interner();
     const tuned = <T extends { name: string }>(o: T): T & InformerTuning => ({ ...o, ...deps.informerByName?.[o.name] });
     this.caches = {
       namespaces: new Informer<NamespaceLike>(tuned({ ...common, name: 'namespaces', path: '/api/v1/namespaces', list: (o) => kube.listNamespaces(o), transform: namespaceOf })),
@@ -94,7 +97,7 @@ export class Operator {
         path: '/api/v1/secrets',
         labelSelector: MANAGED_SELECTOR,
         list: (o) => kube.listSecrets(undefined, o),
-        transform: copyOf,
+        transform: (raw: Parameters<typeof copyOf>[0]) => copyOf(raw, interner),
       })),
       serviceAccounts: new Informer<ServiceAccountLike>(tuned({
         ...common,
@@ -112,7 +115,7 @@ export class Operator {
       onError: (err) => deps.logger.warn('could not record event', { error: errorMessage(err) }),
       onRecorded: (reason) => deps.metrics?.event(reason),
     });
-    this.reconciler = new Reconciler({ kube, caches: this.caches, policy, dryRun: deps.dryRun, clock: deps.clock, logger: deps.logger, recorder, metrics: deps.metrics, recordOutcomes: deps.recordOutcomes ?? false });
+    this.reconciler = new Reconciler({ kube, caches: this.caches, policy, dryRun: deps.dryRun, clock: deps.clock, logger: deps.logger, recorder, metrics: deps.metrics, recordSummaries: deps.recordSummaries ?? false });
     this.queue = new WorkQueue((key) => this.reconciler.reconcile(key), {
       concurrency: deps.workers,
       clock: deps.clock,
@@ -198,7 +201,7 @@ export class Operator {
     await this.stopInformers();
   }
 
-  #informers(): Informer<Meta>[] {
+  #informers(): AnyInformer[] {
     return [this.caches.namespaces, this.caches.sources, this.caches.copies, this.caches.serviceAccounts];
   }
 
@@ -228,8 +231,8 @@ export class Operator {
     }
     this.caches.namespaces.on((e) => this.#enqueue(e.obj.metadata.name));
     // Observations first, so that the reconcile this event enqueues plans from a cache past our writes.
-    this.caches.copies.on((e) => this.reconciler.expectations.observed('Secret', e.obj.metadata.namespace ?? '', e.obj.metadata.name));
-    this.caches.serviceAccounts.on((e) => this.reconciler.expectations.observed('ServiceAccount', e.obj.metadata.namespace ?? '', e.obj.metadata.name));
+    this.caches.copies.on((e) => this.reconciler.expectations.observed('Secret', e.obj.metadata.namespace, e.obj.metadata.name));
+    this.caches.serviceAccounts.on((e) => this.reconciler.expectations.observed('ServiceAccount', e.obj.metadata.namespace, e.obj.metadata.name));
     this.caches.copies.on((e) => this.#enqueue(e.obj.metadata.namespace));
     this.caches.serviceAccounts.on((e) => this.#enqueue(e.obj.metadata.namespace));
     // A namespace that is gone: nothing of it may outlive it (expectations, foreign names, outcomes).

@@ -4,9 +4,17 @@
  * ServiceAccount is read again and the change computed again from what is there now.
  */
 import type { PullSecretsChange } from '../domain/desired.js';
+import { pullSecretsMergePatch } from '../domain/patches.js';
 import type { ServiceAccountLike } from '../domain/types.js';
 import { KubeError, type Kube } from '../kube/client.js';
 import { serviceAccountOf } from '../kube/ingest.js';
+
+/** The ServiceAccount to patch, as the change was computed from it. */
+export interface PatchTarget {
+  namespace: string;
+  name: string;
+  resourceVersion?: string | undefined;
+}
 
 export interface PatchHooks {
   /** Before each write attempt (expectations are set here). */
@@ -23,26 +31,27 @@ export interface Patched {
 }
 
 /**
- * Patches `sa` with `compute(sa)`, retrying on 409 up to `maxAttempts` times with a fresh read.
- * Returns what was written, or null when nothing had to be (no change, or the ServiceAccount is gone).
+ * Writes `change` on `target`; on 409, reads it again and writes `recompute(fresh)`, up to
+ * `maxAttempts` attempts in all. Returns what was written, or null when nothing had to be (no
+ * change left, or the ServiceAccount is gone).
  */
 export async function patchPullSecrets(
-  kube: Pick<Kube, 'patchServiceAccountPullSecrets' | 'getServiceAccount'>,
-  sa: ServiceAccountLike,
-  compute: (sa: ServiceAccountLike) => PullSecretsChange | null,
+  kube: Pick<Kube, 'patchServiceAccount' | 'getServiceAccount'>,
+  target: PatchTarget,
+  change: PullSecretsChange | null,
+  recompute: (fresh: ServiceAccountLike) => PullSecretsChange | null,
   hooks: PatchHooks = {},
   maxAttempts = 5,
 ): Promise<Patched | null> {
-  const namespace = sa.metadata.namespace ?? '';
-  const name = sa.metadata.name;
-  let current = sa;
+  const { namespace, name } = target;
+  let resourceVersion = target.resourceVersion;
+  let next = change;
   for (let attempt = 1; ; attempt++) {
-    const change = compute(current);
-    if (!change) return null;
+    if (!next) return null;
     hooks.beforeWrite?.();
     try {
-      await kube.patchServiceAccountPullSecrets(namespace, name, current.metadata.resourceVersion, change);
-      return { change, attempts: attempt };
+      await kube.patchServiceAccount(namespace, name, pullSecretsMergePatch(next, resourceVersion));
+      return { change: next, attempts: attempt };
     } catch (err) {
       hooks.afterFailure?.(err);
       if (err instanceof KubeError && err.kind === 'NotFound') return null; // deleted meanwhile
@@ -50,7 +59,9 @@ export async function patchPullSecrets(
       hooks.onConflict?.(attempt);
       const fresh = await kube.getServiceAccount(namespace, name);
       if (!fresh) return null;
-      current = serviceAccountOf(fresh);
+      const current = serviceAccountOf(fresh);
+      resourceVersion = current.metadata.resourceVersion;
+      next = recompute(current);
     }
   }
 }

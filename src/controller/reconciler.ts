@@ -1,17 +1,26 @@
 /**
- * reconcile(namespace): read the caches, compute the desired state with the pure functions of
- * domain/, and write only the difference. Level-based: the key carries no event.
+ * reconcile(namespace), level-based (the key carries no event), as three steps:
+ *
+ * 1. Observe: the caches, plus the names this reconciler learnt are held by secrets not ours.
+ * 2. Plan: planNamespace (src/domain/plan.ts, pure) returns every write the namespace needs, its
+ *    copies' and its ServiceAccounts'.
+ * 3. Apply: the writes, in the plan's order. The reads that apply needs are a step of it: the
+ *    names the plan leaves alone as foreign are checked again (a GET each), and a create that
+ *    finds the name taken reads who holds it. Either finding means the plan was made on stale
+ *    knowledge: apply stops and asks for the namespace to be looked at again at once, so a fresh
+ *    observation is planned. Nothing is planned twice inside one reconcile.
  */
 import type { Clock } from '../clock.js';
-import { collectSources, isManaged, type Policy, type PullSecretsChange, type SourceSet } from '../domain/desired.js';
-import { planNamespace, planServiceAccounts, serviceAccountChange, type Plan, type Report, type SecretAction } from '../domain/plan.js';
-import type { NamespaceLike, SecretLike, ServiceAccountLike } from '../domain/types.js';
+import { collectSources, type Policy, type SourceSet } from '../domain/desired.js';
 import { ORPHANED_SINCE_ANNOTATION } from '../domain/naming.js';
+import { isManaged } from '../domain/ownership.js';
+import { planNamespace, serviceAccountChange, type NamespaceObservation, type Plan, type Report, type SecretAction, type ServiceAccountAction } from '../domain/plan.js';
+import type { NamespaceLike, SecretLike, ServiceAccountLike } from '../domain/types.js';
 import { KubeError, type Kube } from '../kube/client.js';
 import type { Informer } from '../kube/informers.js';
-import { copyOf } from '../kube/ingest.js';
 import { errorMessage, type Logger } from '../log.js';
 import { Expectations } from './expectations.js';
+import { foreignNames, liveOwner } from './ownership.js';
 import { patchPullSecrets } from './pullsecrets.js';
 import type { EventRecorder } from './recorder.js';
 import type { ReconcileResult } from './workqueue.js';
@@ -36,8 +45,8 @@ export interface ReconcilerDeps {
   logger: Logger;
   recorder: EventRecorder;
   metrics?: ReconcileMetrics;
-  /** Keep each namespace's last Outcome (the --once summary reads them). */
-  recordOutcomes?: boolean;
+  /** Keep each namespace's NamespaceSummary (the --once summary reads them). */
+  recordSummaries?: boolean;
 }
 
 export interface ReconcileMetrics {
@@ -46,8 +55,12 @@ export interface ReconcileMetrics {
   foreign(): void;
 }
 
-/** What the reconciles of a namespace did, for --once summaries and tests. */
-export interface Outcome {
+/**
+ * What the reconciles of a namespace did: a row of --once's summary. Writes and patched
+ * ServiceAccounts add up over the process's reconciles of the namespace; the verdict ('target', or
+ * why not: the reason of NamespaceVerdict), the copies and the problems are those of the latest.
+ */
+export interface NamespaceSummary {
   namespace: string;
   verdict: string;
   copies: string[];
@@ -56,9 +69,17 @@ export interface Outcome {
   problems: string[];
 }
 
-/** Errors that retrying cannot fix: the queue forgets the key. */
-export function isTerminal(err: unknown): boolean {
+/** Look again at once: the plan was made on knowledge that apply found stale. */
+const PLAN_AGAIN: ReconcileResult = { requeueAfterMs: 0 };
+
+/** A write into a namespace that is being deleted: there is nothing left to do in it. */
+function isNamespaceTerminating(err: unknown): boolean {
   return err instanceof KubeError && err.kind === 'NamespaceTerminating';
+}
+
+function countPatch(summary: NamespaceSummary, serviceAccount: string): void {
+  summary.writes++;
+  if (!summary.serviceAccountsPatched.includes(serviceAccount)) summary.serviceAccountsPatched.push(serviceAccount);
 }
 
 function actionName(a: SecretAction): string {
@@ -69,18 +90,18 @@ function actionName(a: SecretAction): string {
  * Runs independent writes at once (a namespace's copies, its ServiceAccounts), waits for all of
  * them, and then throws the first error, if any: no write is left running behind a failure.
  */
-async function all<T>(items: readonly T[], fn: (item: T) => Promise<unknown>): Promise<unknown[]> {
+async function all<T, R>(items: readonly T[], fn: (item: T) => Promise<R>): Promise<R[]> {
   const results = await Promise.allSettled(items.map(fn));
   const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (failed) throw failed.reason;
-  return results.map((r) => (r as PromiseFulfilledResult<unknown>).value);
+  return results.map((r) => (r as PromiseFulfilledResult<R>).value);
 }
 
 export class Reconciler {
   #d: ReconcilerDeps;
   /** Namespace -> names there held by secrets that are not ours (learnt from AlreadyExists). */
   #foreign = new Map<string, Set<string>>();
-  #outcomes = new Map<string, Outcome>();
+  #summaries = new Map<string, NamespaceSummary>();
   #sourcesMemo: { key: string; set: SourceSet } | undefined;
   /** Our writes whose watch events have not arrived: the cache still shows what they replaced. */
   readonly expectations: Expectations;
@@ -93,7 +114,7 @@ export class Reconciler {
   /** Forgets everything held about a namespace that is gone: no per-namespace state outlives it. */
   forgetNamespace(namespace: string): void {
     this.#foreign.delete(namespace);
-    this.#outcomes.delete(namespace);
+    this.#summaries.delete(namespace);
     this.expectations.forgetNamespace(namespace);
   }
 
@@ -102,119 +123,101 @@ export class Reconciler {
     return this.#foreign.get(namespace) ?? new Set();
   }
 
-  /** The last outcome of each namespace reconciled. */
-  get outcomes(): ReadonlyMap<string, Outcome> {
-    return this.#outcomes;
+  /** The summary of each namespace reconciled (with recordSummaries). */
+  get summaries(): ReadonlyMap<string, NamespaceSummary> {
+    return this.#summaries;
   }
 
   async reconcile(namespace: string): Promise<ReconcileResult> {
-    const { policy, caches, logger } = this.#d;
-    // 1. The source namespace key: report sources that cannot be copied.
     const sources = this.#sources();
-    if (namespace === policy.sourceNamespace) {
-      for (const bad of sources.invalid) {
-        const secret = caches.sources.get(policy.sourceNamespace, bad.name);
-        logger.warn('source secret skipped', { secret: bad.ref, reason: bad.reason });
-        this.#d.recorder.warn({ kind: 'Secret', namespace: policy.sourceNamespace, name: bad.name, uid: secret?.metadata?.uid }, 'InvalidSource', `not copied: ${bad.reason}`);
-      }
-      return;
-    }
-
-    // Writes and patched ServiceAccounts add up over the process's reconciles of the namespace;
-    // the verdict, copies and problems are those of the latest.
-    const prev = this.#outcomes.get(namespace);
-    const outcome: Outcome = { namespace, verdict: '', copies: [], writes: prev?.writes ?? 0, serviceAccountsPatched: prev?.serviceAccountsPatched ?? [], problems: [] };
-    // Kept only for the --once summary: a long-running operator holds no record per namespace.
-    if (this.#d.recordOutcomes) this.#outcomes.set(namespace, outcome);
+    if (namespace === this.#d.policy.sourceNamespace) return this.#reportInvalidSources(sources);
+    const summary = this.#summary(namespace);
     try {
-      return await this.#reconcileNamespace(namespace, sources, outcome);
-    } catch (err) {
-      if (isTerminal(err)) {
-        logger.info('namespace is terminating; nothing more to do', { namespace });
-        outcome.verdict = 'terminating';
+      // 1. Observe.
+      const observed = this.#observe(namespace, sources);
+      // 2. Plan.
+      const plan = planNamespace(observed, this.#d.policy);
+      summary.verdict = plan.verdict.kind === 'target' ? 'target' : plan.verdict.reason;
+      if (plan.verdict.kind === 'hands-off') {
+        this.#d.logger.debug('namespace left alone', { namespace, reason: plan.verdict.reason });
+        if (plan.verdict.reason === 'gone') this.forgetNamespace(namespace);
         return;
       }
-      outcome.problems.push(errorMessage(err));
+      // 3. Apply.
+      return await this.#apply(namespace, observed.namespace, plan, summary);
+    } catch (err) {
+      if (isNamespaceTerminating(err)) {
+        this.#d.logger.info('namespace is terminating; nothing more to do', { namespace });
+        summary.verdict = 'terminating';
+        return;
+      }
+      summary.problems.push(errorMessage(err));
       throw err;
     }
   }
 
-  async #reconcileNamespace(namespace: string, sources: SourceSet, outcome: Outcome): Promise<ReconcileResult> {
-    const { caches, policy, logger } = this.#d;
-    let plan: Plan | undefined;
-    // 2. Plan and write the copies. A create that finds a foreign secret changes the plan: plan again.
-    for (let pass = 0; pass < 3; pass++) {
-      const ns = caches.namespaces.get(undefined, namespace);
-      const copies = caches.copies.list(namespace).filter((s) => isManaged(s));
-      const foreign = await this.#verifiedForeign(namespace, copies);
-      plan = planNamespace(
-        {
-          namespace: ns,
-          sources,
-          copies,
-          serviceAccounts: caches.serviceAccounts.list(namespace),
-          foreign,
-          now: this.#d.clock.now(),
-        },
-        policy,
-      );
-      outcome.verdict = plan.verdict.kind === 'target' ? 'target' : plan.verdict.reason;
-      if (plan.verdict.kind === 'hands-off') {
-        logger.debug('namespace left alone', { namespace, reason: plan.verdict.reason });
-        if (plan.verdict.reason === 'gone') this.forgetNamespace(namespace);
-        return;
-      }
-      this.#report(namespace, ns, plan.reports, outcome);
-      // The copies of a namespace are independent: written at once.
-      const upserts = plan.upserts.filter((a) => !this.expectations.pending('Secret', namespace, actionName(a))); // our last write's event is on the way
-      const results = await all(upserts, (a) => this.#applySecret(namespace, a, outcome));
-      if (!results.includes('foreign')) break;
-    }
-    if (!plan) return;
-
-    // 3. ServiceAccounts: our copies on every selected ServiceAccount, guarded by resourceVersion.
-    //    Each ServiceAccount is its own object: patched at once.
-    const sas = caches.serviceAccounts.list(namespace).filter((sa) => !this.expectations.pending('ServiceAccount', namespace, sa.metadata.name));
-    const byName = new Map(sas.map((sa) => [sa.metadata.name, sa]));
-    const finalPlan = plan;
-    await all(planServiceAccounts(plan.verdict, sas, plan.wanted, policy), async (action) => {
-      const sa = byName.get(action.name);
-      if (sa) await this.#patchServiceAccount({ ...sa, metadata: { ...sa.metadata, namespace } }, action.change, finalPlan, outcome);
-    });
-
-    // 4. Grace clocks that start now are written on their copies, so a restart keeps them.
-    await all(
-      plan.marks.filter((m) => !this.expectations.pending('Secret', namespace, m.name)),
-      (m) => this.#markOrphan(namespace, m.name, m.since),
-    );
-
-    // 5. Deletes last, once no ServiceAccount names them.
-    await all(
-      plan.deletes.filter((a) => !this.expectations.pending('Secret', namespace, actionName(a))),
-      (a) => this.#applySecret(namespace, a, outcome),
-    );
-
-    outcome.copies = plan.wanted;
-    if (plan.requeueAfterMs !== undefined) return { requeueAfterMs: plan.requeueAfterMs };
-    return;
+  #observe(namespace: string, sources: SourceSet): NamespaceObservation {
+    const { caches, clock } = this.#d;
+    const copies = caches.copies.list(namespace).filter(isManaged);
+    return {
+      namespace: caches.namespaces.get(undefined, namespace),
+      sources,
+      copies,
+      serviceAccounts: caches.serviceAccounts.list(namespace),
+      foreign: this.#knownForeign(namespace, copies),
+      now: clock.now(),
+    };
   }
 
-  /** Names known to be foreign, re-checked with a GET so that a removed foreign secret is noticed. */
-  async #verifiedForeign(namespace: string, copies: readonly SecretLike[]): Promise<Set<string>> {
+  /** The names learnt to be foreign, less those that carry our label now (handed over: they are in the copies' cache). */
+  #knownForeign(namespace: string, copies: readonly SecretLike[]): ReadonlySet<string> {
     const known = this.#foreign.get(namespace);
-    if (!known || known.size === 0) return new Set();
-    for (const name of [...known]) {
-      if (copies.some((c) => c.metadata.name === name)) {
-        known.delete(name); // handed over: it carries our label now
-        continue;
-      }
-      const live = await this.#d.kube.getSecret(namespace, name);
-      if (!live || isManaged(copyOf(live))) known.delete(name);
-    }
-    return known;
+    if (!known) return new Set();
+    for (const c of copies) known.delete(c.metadata.name);
+    if (known.size === 0) this.#foreign.delete(namespace);
+    return new Set(known);
   }
 
-  #report(namespace: string, ns: NamespaceLike | undefined, reports: readonly Report[], outcome: Outcome): void {
+  async #apply(namespace: string, ns: NamespaceLike | undefined, plan: Plan, summary: NamespaceSummary): Promise<ReconcileResult> {
+    // a. The names left alone as foreign: still held by secrets not ours? One that is not: plan again.
+    if (!(await this.#stillForeign(namespace, plan.reports))) return PLAN_AGAIN;
+    this.#report(namespace, ns, plan.reports, summary);
+    // b. Creates and updates, at once: a namespace's copies are independent. One whose name turns
+    //    out to be held by a secret not ours: plan again.
+    const upserts = await all(this.#notPending(namespace, 'Secret', plan.upserts, actionName), (a) => this.#applySecret(namespace, a, summary));
+    if (upserts.includes('foreign')) return PLAN_AGAIN;
+    // c. ServiceAccounts, at once: each is its own object.
+    await all(this.#notPending(namespace, 'ServiceAccount', plan.serviceAccounts, (a) => a.name), (a) => this.#patchServiceAccount(namespace, a, plan, summary));
+    // d. Grace clocks that start now are written on their copies, so a restart keeps them.
+    await all(this.#notPending(namespace, 'Secret', plan.marks, (m) => m.name), (m) => this.#markOrphan(namespace, m.name, m.since));
+    // e. Deletes last, once no ServiceAccount names them.
+    await all(this.#notPending(namespace, 'Secret', plan.deletes, actionName), (a) => this.#applySecret(namespace, a, summary));
+    summary.copies = plan.wanted;
+    return plan.requeueAfterMs === undefined ? undefined : { requeueAfterMs: plan.requeueAfterMs };
+  }
+
+  /** The actions whose object has no write of ours on the way (its event would show the cache is past it). */
+  #notPending<T>(namespace: string, kind: 'Secret' | 'ServiceAccount', actions: readonly T[], name: (a: T) => string): T[] {
+    return actions.filter((a) => !this.expectations.pending(kind, namespace, name(a)));
+  }
+
+  /** Reads again each name the plan leaves alone as foreign; false (and forgotten) when one is gone or ours now. */
+  async #stillForeign(namespace: string, reports: readonly Report[]): Promise<boolean> {
+    const names = reports.filter((r) => r.kind === 'foreign').map((r) => r.name);
+    if (names.length === 0) return true;
+    const still = await foreignNames(this.#d.kube, namespace, names);
+    const known = this.#foreign.get(namespace);
+    for (const n of names) if (!still.has(n)) known?.delete(n);
+    return still.size === names.length;
+  }
+
+  #learnForeign(namespace: string, name: string): void {
+    let set = this.#foreign.get(namespace);
+    if (!set) this.#foreign.set(namespace, (set = new Set()));
+    set.add(name);
+  }
+
+  #report(namespace: string, ns: NamespaceLike | undefined, reports: readonly Report[], summary: NamespaceSummary): void {
     const { logger, recorder } = this.#d;
     const involved = { kind: 'Namespace' as const, name: namespace, uid: ns?.metadata.uid };
     for (const r of reports) {
@@ -222,70 +225,74 @@ export class Reconciler {
         logger.warn('secret with a copy name is not ours; left alone', { namespace, secret: r.name, source: r.source });
         recorder.warn(involved, 'ForeignSecret', `secret ${r.name} exists but is not managed by pullsecret-operator; it is left alone and not added to ServiceAccounts. Label it app.kubernetes.io/managed-by=pullsecret-operator to hand it over.`);
         this.#d.metrics?.foreign();
-        outcome.problems.push(`foreign secret ${r.name}`);
+        summary.problems.push(`foreign secret ${r.name}`);
       } else if (r.kind === 'invalid-name') {
         logger.warn('copy name is not a valid secret name; skipped', { namespace, name: r.name, source: r.source });
         recorder.warn(involved, 'InvalidTargetName', `no copy of ${r.source}: ${r.reason}`);
-        outcome.problems.push(`invalid name ${r.name}`);
+        summary.problems.push(`invalid name ${r.name}`);
       } else {
         logger.warn('two sources map to one copy name; the first wins', { namespace, name: r.name, source: r.source, winner: r.winner });
         recorder.warn(involved, 'CopyNameCollision', `${r.source} and ${r.winner} both map to ${r.name}; ${r.winner} is copied`);
-        outcome.problems.push(`name collision ${r.name}`);
+        summary.problems.push(`name collision ${r.name}`);
       }
     }
   }
 
+  /** The source namespace's key: sources that cannot be copied are reported. */
+  #reportInvalidSources(sources: SourceSet): void {
+    const { policy, caches, logger, recorder } = this.#d;
+    for (const bad of sources.invalid) {
+      const secret = caches.sources.get(policy.sourceNamespace, bad.name);
+      logger.warn('source secret skipped', { secret: bad.ref, reason: bad.reason });
+      recorder.warn({ kind: 'Secret', namespace: policy.sourceNamespace, name: bad.name, uid: secret?.metadata.uid }, 'InvalidSource', `not copied: ${bad.reason}`);
+    }
+  }
+
   /** Applies one secret write. Returns 'foreign' when a create found a secret that is not ours. */
-  async #applySecret(namespace: string, a: SecretAction, outcome: Outcome): Promise<'ok' | 'foreign'> {
-    const { kube, logger, dryRun } = this.#d;
+  async #applySecret(namespace: string, a: SecretAction, summary: NamespaceSummary): Promise<'ok' | 'foreign'> {
+    const { logger, dryRun } = this.#d;
     const name = actionName(a);
     const fields = { namespace, secret: name, op: a.op, ...(a.op === 'delete' || a.op === 'recreate' ? { reason: a.reason } : { source: a.source }) };
     if (dryRun) {
       logger.info('dry run: would write secret', fields);
-      outcome.writes++; // planned
+      summary.writes++; // planned
       return 'ok';
     }
     // Expected before the call: the watch event of the write can arrive before its response.
     this.expectations.expect('Secret', namespace, name);
     try {
-      switch (a.op) {
-        case 'create':
-          await kube.createSecret(a.secret);
-          break;
-        case 'update':
-          await kube.replaceSecret(a.secret);
-          break;
-        case 'recreate':
-          await this.#ignoreNotFound(kube.deleteSecret(namespace, name, a.resourceVersion));
-          await kube.createSecret(a.secret);
-          break;
-        case 'delete':
-          await this.#ignoreNotFound(kube.deleteSecret(namespace, name, a.resourceVersion));
-          break;
-      }
+      await this.#writeSecret(namespace, a);
     } catch (err) {
       this.expectations.observed('Secret', namespace, name); // nothing was written: no event to wait for
-      if (err instanceof KubeError && err.kind === 'AlreadyExists' && a.op !== 'delete') {
-        const live = await kube.getSecret(namespace, name);
-        if (live && !isManaged(copyOf(live))) {
-          let set = this.#foreign.get(namespace);
-          if (!set) this.#foreign.set(namespace, (set = new Set()));
-          set.add(name);
-          return 'foreign';
-        }
-        // Ours, and the cache has not caught up yet: its watch event will bring us back.
-        return 'ok';
-      }
-      if (err instanceof KubeError && err.kind === 'Conflict') this.#d.metrics?.conflict('secret');
-      if (err instanceof KubeError && err.kind === 'NotFound' && a.op !== 'delete' && !this.#d.caches.namespaces.get(undefined, namespace)) {
-        throw new KubeError('NamespaceTerminating', 404, `namespace ${namespace} is gone`);
-      }
-      throw err;
+      return this.#secretWriteFailed(namespace, a, err);
     }
-    outcome.writes++;
+    summary.writes++;
     this.#d.metrics?.write(a.op);
     logger.info('secret written', fields);
     return 'ok';
+  }
+
+  async #writeSecret(namespace: string, a: SecretAction): Promise<void> {
+    const { kube } = this.#d;
+    if (a.op === 'create') return kube.createSecret(a.secret);
+    if (a.op === 'update') return kube.replaceSecret(a.secret);
+    await this.#ignoreNotFound(kube.deleteSecret(namespace, actionName(a), a.resourceVersion));
+    if (a.op === 'recreate') await kube.createSecret(a.secret);
+  }
+
+  /** A failed secret write: a name held by someone else is learnt ('foreign'); anything else is thrown. */
+  async #secretWriteFailed(namespace: string, a: SecretAction, err: unknown): Promise<'ok' | 'foreign'> {
+    const name = actionName(a);
+    if (err instanceof KubeError && err.kind === 'AlreadyExists' && a.op !== 'delete') {
+      if ((await liveOwner(this.#d.kube, namespace, name)) !== 'foreign') return 'ok'; // ours: the cache has not caught up, its event brings us back
+      this.#learnForeign(namespace, name);
+      return 'foreign';
+    }
+    if (err instanceof KubeError && err.kind === 'Conflict') this.#d.metrics?.conflict('secret');
+    if (err instanceof KubeError && err.kind === 'NotFound' && a.op !== 'delete' && !this.#d.caches.namespaces.get(undefined, namespace)) {
+      throw new KubeError('NamespaceTerminating', 404, `namespace ${namespace} is gone`);
+    }
+    throw err;
   }
 
   /**
@@ -297,7 +304,7 @@ export class Reconciler {
     const { kube, logger, dryRun } = this.#d;
     if (dryRun) return; // the plan already counts from now
     const live = await kube.getSecret(namespace, name);
-    if (!live?.metadata || !isManaged(copyOf(live)) || live.metadata.annotations?.[ORPHANED_SINCE_ANNOTATION] !== undefined) return;
+    if (!live?.metadata || !isManaged(live) || live.metadata.annotations?.[ORPHANED_SINCE_ANNOTATION] !== undefined) return;
     const { managedFields: _mf, ...metadata } = live.metadata;
     this.expectations.expect('Secret', namespace, name);
     try {
@@ -323,18 +330,16 @@ export class Reconciler {
   }
 
   /** Our copies on one ServiceAccount: see patchPullSecrets for the conflict protocol. */
-  async #patchServiceAccount(sa: ServiceAccountLike, change: PullSecretsChange, plan: Plan, outcome: Outcome): Promise<void> {
+  async #patchServiceAccount(namespace: string, action: ServiceAccountAction, plan: Plan, summary: NamespaceSummary): Promise<void> {
     const { kube, logger, dryRun, policy } = this.#d;
-    const namespace = sa.metadata.namespace ?? '';
-    const name = sa.metadata.name;
+    const { name } = action;
     if (dryRun) {
-      logger.info('dry run: would patch serviceaccount', { namespace, serviceAccount: name, imagePullSecrets: change.imagePullSecrets.map((e) => e.name) });
-      outcome.writes++; // planned
-      if (!outcome.serviceAccountsPatched.includes(name)) outcome.serviceAccountsPatched.push(name);
+      logger.info('dry run: would patch serviceaccount', { namespace, serviceAccount: name, imagePullSecrets: action.change.imagePullSecrets.map((e) => e.name) });
+      countPatch(summary, name); // planned
       return;
     }
-    const compute = (current: ServiceAccountLike): PullSecretsChange | null => serviceAccountChange(plan.verdict, current, plan.wanted, policy);
-    const patched = await patchPullSecrets(kube, sa, compute, {
+    const target = { namespace, name, resourceVersion: action.resourceVersion };
+    const patched = await patchPullSecrets(kube, target, action.change, (fresh) => serviceAccountChange(plan.verdict, fresh, plan.wanted, policy), {
       // Expected before the call: the watch event of the write can arrive before its response.
       beforeWrite: () => this.expectations.expect('ServiceAccount', namespace, name),
       afterFailure: () => this.expectations.observed('ServiceAccount', namespace, name),
@@ -344,10 +349,17 @@ export class Reconciler {
       },
     });
     if (!patched) return;
-    outcome.writes++;
-    if (!outcome.serviceAccountsPatched.includes(name)) outcome.serviceAccountsPatched.push(name);
+    countPatch(summary, name);
     this.#d.metrics?.write('serviceaccount');
     logger.info('serviceaccount patched', { namespace, serviceAccount: name, imagePullSecrets: patched.change.imagePullSecrets.map((e) => e.name), attempt: patched.attempts });
+  }
+
+  #summary(namespace: string): NamespaceSummary {
+    const prev = this.#summaries.get(namespace);
+    const summary: NamespaceSummary = { namespace, verdict: '', copies: [], writes: prev?.writes ?? 0, serviceAccountsPatched: prev?.serviceAccountsPatched ?? [], problems: [] };
+    // Kept only for the --once summary: a long-running operator holds no record per namespace.
+    if (this.#d.recordSummaries) this.#summaries.set(namespace, summary);
+    return summary;
   }
 
   /**

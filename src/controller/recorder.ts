@@ -6,12 +6,10 @@
 import type { Clock } from '../clock.js';
 import type { CoreEvent, Kube } from '../kube/client.js';
 
-export interface InvolvedObject {
-  kind: 'Namespace' | 'Secret' | 'ServiceAccount';
-  namespace?: string;
-  name: string;
-  uid?: string;
-}
+/** The object an Event is about: a Namespace (cluster-scoped), or a namespaced object. */
+export type InvolvedObject =
+  | { kind: 'Namespace'; name: string; uid?: string | undefined }
+  | { kind: 'Secret' | 'ServiceAccount'; namespace: string; name: string; uid?: string | undefined };
 
 export interface RecorderOptions {
   kube: Pick<Kube, 'createEvent'>;
@@ -42,7 +40,7 @@ export class EventRecorder {
     if (!this.#opts.enabled) return;
     const now = this.#opts.clock.monotonic();
     const window = this.#opts.dedupeWindowMs ?? 3_600_000;
-    const key = `${obj.kind}/${obj.namespace ?? ''}/${obj.name}/${reason}/${message}`;
+    const key = `${obj.kind}/${obj.kind === 'Namespace' ? '' : obj.namespace}/${obj.name}/${reason}/${message}`;
     const last = this.#seen.get(key);
     if (last !== undefined && now - last < window) return;
     if (now - this.#windowStart >= 60_000) {
@@ -65,7 +63,7 @@ export class EventRecorder {
             // may not read `default`.
             { ...base, namespace: obj.name, involvedObject: { ...involved, namespace: obj.name } },
           ]
-        : [{ ...base, namespace: obj.namespace ?? 'default', involvedObject: { ...involved, namespace: obj.namespace } }];
+        : [{ ...base, namespace: obj.namespace, involvedObject: { ...involved, namespace: obj.namespace } }];
     this.#opts.onRecorded?.(reason);
     for (const event of events) {
       this.#opts.kube.createEvent(event).catch((err: unknown) => {

@@ -12,6 +12,7 @@ import {
   globMatch,
   sourceRef,
 } from './naming.js';
+import { isManaged } from './ownership.js';
 import { type Selector, matchesSelector } from './selector.js';
 import { classifySource } from './sources.js';
 import type { LocalObjectReference, NamespaceLike, SecretLike, ServiceAccountLike } from './types.js';
@@ -81,8 +82,8 @@ export function collectSources(secrets: readonly SecretLike[], policy: Policy): 
   const valid: Source[] = [];
   const invalid: SourceSet['invalid'] = [];
   for (const s of [...secrets].sort((a, b) => a.metadata.name.localeCompare(b.metadata.name))) {
-    if (s.metadata.namespace !== undefined && s.metadata.namespace !== policy.sourceNamespace) continue;
-    if (s.metadata.labels?.[MANAGED_BY_LABEL] === MANAGED_BY_VALUE) continue; // never copy a copy
+    if (s.metadata.namespace !== policy.sourceNamespace) continue;
+    if (isManaged(s)) continue; // never copy a copy
     const c = classifySource(s, policy.registryHosts, policy.maxSourceBytes);
     const ref = sourceRef(policy.sourceNamespace, s.metadata.name);
     if (c.kind === 'source') valid.push({ name: s.metadata.name, ref, type: s.type ?? '', data: { ...(s.data ?? {}) }, dataHash: dataHash(s.data) });
@@ -105,10 +106,6 @@ export function desiredCopy(source: Source, namespace: string, name: string): Se
   };
 }
 
-export function isManaged(obj: { metadata: { labels?: Record<string, string> } }): boolean {
-  return obj.metadata.labels?.[MANAGED_BY_LABEL] === MANAGED_BY_VALUE;
-}
-
 /**
  * A hash of a secret's data (keys sorted): what a cached copy holds instead of its data. Equal
  * hashes mean equal data; an absent data and an empty one are the same.
@@ -122,12 +119,6 @@ export function dataHash(data: Record<string, string> | undefined): string {
 /** The hash of a copy's data: the one computed at ingest, or of the data it carries (tests). */
 export function copyDataHash(s: SecretLike): string {
   return s.dataHash ?? dataHash(s.data);
-}
-
-export function sameData(a: Record<string, string> | undefined, b: Record<string, string> | undefined): boolean {
-  const ka = Object.keys(a ?? {});
-  const kb = Object.keys(b ?? {});
-  return ka.length === kb.length && ka.every((k) => (a ?? {})[k] === (b ?? {})[k]);
 }
 
 export function serviceAccountSelected(sa: ServiceAccountLike, policy: Policy): boolean {

@@ -1,14 +1,15 @@
 /**
- * Desired vs actual -> the writes that close the gap, for one namespace. Pure: the caller passes
- * the cached objects, what it knows of foreign secrets, the orphan clock and the time.
+ * Desired vs observed -> the writes that close the gap, for one namespace: its copies and its
+ * ServiceAccounts, in one plan. Pure: the caller passes the cached objects, what it knows of
+ * foreign secrets, and the time.
  */
 import {
   type NamespaceVerdict,
   type Policy,
+  type Source,
   type SourceSet,
   copyDataHash,
   desiredCopy,
-  isManaged,
   isOptedOut,
   namespaceVerdict,
   pullSecretsChange,
@@ -16,9 +17,14 @@ import {
   type PullSecretsChange,
 } from './desired.js';
 import { ORPHANED_SINCE_ANNOTATION, SOURCE_ANNOTATION, targetName } from './naming.js';
+import { isManaged } from './ownership.js';
 import type { NamespaceLike, SecretLike, ServiceAccountLike } from './types.js';
 
-export interface NamespaceState {
+/**
+ * What the reconciler observed of one namespace: the input of its plan. Read from the caches,
+ * plus what it learnt of secrets that are not ours, and the time.
+ */
+export interface NamespaceObservation {
   namespace: NamespaceLike | undefined;
   sources: SourceSet;
   /** Our copies in this namespace (secrets carrying the managed-by label). */
@@ -26,6 +32,7 @@ export interface NamespaceState {
   serviceAccounts: readonly ServiceAccountLike[];
   /** Names in this namespace held by secrets that are not ours. */
   foreign: ReadonlySet<string>;
+  /** Wall-clock time: grace periods are planned against it. */
   now: number;
 }
 
@@ -37,6 +44,7 @@ export type SecretAction =
   | { op: 'recreate'; secret: SecretLike; source: string; resourceVersion: string | undefined; reason: string }
   | { op: 'delete'; name: string; resourceVersion: string | undefined; reason: string };
 
+/** A ServiceAccount's new imagePullSecrets, guarded by the resourceVersion they were computed from. */
 export interface ServiceAccountAction {
   name: string;
   resourceVersion: string | undefined;
@@ -48,40 +56,50 @@ export type Report =
   | { kind: 'invalid-name'; name: string; source: string; reason: string }
   | { kind: 'name-collision'; name: string; source: string; winner: string };
 
+/**
+ * Every write one namespace needs, in the order they are applied: upserts, then ServiceAccounts
+ * (which may name only copies that exist), then grace marks, then deletes (whose names have left
+ * every ServiceAccount by then).
+ */
 export interface Plan {
   verdict: NamespaceVerdict;
-  /** Creates and updates: applied first. */
+  /** Creates and updates of copies. */
   upserts: SecretAction[];
-  /** Copies to delete: applied last, after their names left every ServiceAccount. */
+  /** ServiceAccounts whose imagePullSecrets change, so that they list exactly `wanted` of ours. */
+  serviceAccounts: ServiceAccountAction[];
+  /** Copies whose grace clock starts now: the time is written on them (ORPHANED_SINCE_ANNOTATION). */
+  marks: { name: string; since: number }[];
+  /** Copies to delete. */
   deletes: SecretAction[];
   /** Names of our copies that belong on the selected ServiceAccounts, in order. */
   wanted: string[];
   reports: Report[];
-  /** Grace clocks running: refs of missing sources, or `stray:<ns>/<name>` for strays. */
-  orphans: string[];
-  /** Copies whose grace clock starts now: the time is written on them (ORPHANED_SINCE_ANNOTATION). */
-  marks: { name: string; since: number }[];
   /** When to look again (the earliest end of a grace period), if any. */
   requeueAfterMs?: number;
 }
 
-/** Plans one namespace. */
-export function planNamespace(state: NamespaceState, policy: Policy): Plan {
-  const verdict = namespaceVerdict(state.namespace, policy);
-  const plan: Plan = { verdict, upserts: [], deletes: [], wanted: [], reports: [], orphans: [], marks: [] };
-  if (verdict.kind === 'hands-off' || !state.namespace) return plan;
-  const ns = state.namespace.metadata.name;
-  const copies = new Map(state.copies.filter(isManaged).map((c) => [c.metadata.name, c]));
-
+/** Plans one namespace: desired vs observed, the writes that close the gap. */
+export function planNamespace(observed: NamespaceObservation, policy: Policy): Plan {
+  const verdict = namespaceVerdict(observed.namespace, policy);
+  const plan: Plan = { verdict, upserts: [], serviceAccounts: [], marks: [], deletes: [], wanted: [], reports: [] };
+  if (verdict.kind === 'hands-off' || !observed.namespace) return plan;
+  const ns = observed.namespace.metadata.name;
+  const copies = new Map(observed.copies.filter(isManaged).map((c) => [c.metadata.name, c]));
   if (verdict.kind === 'cleanup') {
     for (const c of copies.values()) plan.deletes.push(deleteOf(c, `namespace ${verdict.reason}`));
-    return plan;
+  } else {
+    const desired = planCopies(plan, ns, observed, copies);
+    planLeftovers(plan, observed, policy, [...copies.values()].filter((c) => !desired.has(c.metadata.name)));
   }
+  plan.serviceAccounts = planServiceAccounts(verdict, observed.serviceAccounts, plan.wanted, policy);
+  return plan;
+}
 
-  // 1. The copies each valid source wants here.
+/** The copy each valid source wants here: created, updated or recreated. Returns the names wanted. */
+function planCopies(plan: Plan, ns: string, observed: NamespaceObservation, copies: ReadonlyMap<string, SecretLike>): Set<string> {
   const desiredNames = new Set<string>();
   const winnerOf = new Map<string, string>();
-  for (const source of state.sources.valid) {
+  for (const source of observed.sources.valid) {
     const t = targetName(source.name, ns);
     if (!t.ok) {
       plan.reports.push({ kind: 'invalid-name', name: t.name, source: source.ref, reason: t.reason });
@@ -95,47 +113,51 @@ export function planNamespace(state: NamespaceState, policy: Policy): Plan {
     winnerOf.set(t.name, source.ref);
     desiredNames.add(t.name);
     const existing = copies.get(t.name);
-    const desired = desiredCopy(source, ns, t.name);
-    if (!existing) {
-      if (state.foreign.has(t.name)) {
-        plan.reports.push({ kind: 'foreign', name: t.name, source: source.ref });
-        continue;
-      }
-      plan.upserts.push({ op: 'create', secret: desired, source: source.ref });
-    } else if ((existing.type ?? '') !== desired.type) {
-      plan.upserts.push(recreateOf(existing, desired, source.ref, `type changed from ${existing.type ?? ''} to ${desired.type ?? ''}`));
-    } else if (
-      copyDataHash(existing) !== source.dataHash ||
-      existing.metadata.annotations?.[SOURCE_ANNOTATION] !== source.ref ||
-      existing.metadata.annotations?.[ORPHANED_SINCE_ANNOTATION] !== undefined // its source is back: the grace clock stops
-    ) {
-      if (existing.immutable) plan.upserts.push(recreateOf(existing, desired, source.ref, 'copy is immutable'));
-      else plan.upserts.push({ op: 'update', secret: updated(existing, desired, source.ref), source: source.ref });
+    if (!existing && observed.foreign.has(t.name)) {
+      plan.reports.push({ kind: 'foreign', name: t.name, source: source.ref });
+      continue;
     }
+    const action = copyAction(existing, source, desiredCopy(source, ns, t.name));
+    if (action) plan.upserts.push(action);
     plan.wanted.push(t.name);
   }
+  return desiredNames;
+}
 
-  // 2. Copies whose source is gone or no longer qualifies: kept for the grace period, then removed.
-  //    Copies of a source that exists but does not parse are kept as they are.
-  const frozen = new Set(state.sources.invalid.map((s) => s.ref));
-  const present = new Set(state.sources.valid.map((s) => s.ref));
+/** The write that makes `existing` the desired copy of `source`, if any. */
+function copyAction(existing: SecretLike | undefined, source: Source, desired: SecretLike): SecretAction | undefined {
+  if (!existing) return { op: 'create', secret: desired, source: source.ref };
+  if ((existing.type ?? '') !== desired.type) return recreateOf(existing, desired, source.ref, `type changed from ${existing.type ?? ''} to ${desired.type ?? ''}`);
+  const drifted =
+    copyDataHash(existing) !== source.dataHash ||
+    existing.metadata.annotations?.[SOURCE_ANNOTATION] !== source.ref ||
+    existing.metadata.annotations?.[ORPHANED_SINCE_ANNOTATION] !== undefined; // its source is back: the grace clock stops
+  if (!drifted) return undefined;
+  if (existing.immutable) return recreateOf(existing, desired, source.ref, 'copy is immutable');
+  return { op: 'update', secret: updated(existing, desired, source.ref), source: source.ref };
+}
+
+/**
+ * Our copies that no valid source wants here: their source is gone or no longer qualifies (or,
+ * for a stray, maps to another name). Kept for the grace period, then deleted. Copies of a source
+ * that exists but does not parse are kept as they are.
+ */
+function planLeftovers(plan: Plan, observed: NamespaceObservation, policy: Policy, leftovers: readonly SecretLike[]): void {
+  const frozen = new Set(observed.sources.invalid.map((s) => s.ref));
   let requeue: number | undefined;
-  for (const c of [...copies.values()].sort((a, b) => a.metadata.name.localeCompare(b.metadata.name))) {
-    if (desiredNames.has(c.metadata.name)) continue;
+  for (const c of [...leftovers].sort((a, b) => a.metadata.name.localeCompare(b.metadata.name))) {
     const ref = c.metadata.annotations?.[SOURCE_ANNOTATION] ?? '';
     if (frozen.has(ref)) {
       plan.wanted.push(c.metadata.name);
       continue;
     }
     // The grace clock of a copy starts when the operator first sees its source missing (or, for a
-    // stray, a copy whose source exists but maps to another name, when it first sees it), and is
-    // kept on the copy itself, so that a restart or a failover does not start it again.
-    const clock = present.has(ref) ? `stray:${ns}/${c.metadata.name}` : ref;
+    // stray, when it first sees the stray), and is kept on the copy itself, so that a restart or a
+    // failover does not start it again.
     const marked = orphanedSince(c);
-    const since = marked ?? state.now;
-    const left = since + policy.orphanGraceMs - state.now;
+    const since = marked ?? observed.now;
+    const left = since + policy.orphanGraceMs - observed.now;
     if (left > 0) {
-      plan.orphans.push(clock);
       plan.wanted.push(c.metadata.name);
       if (marked === undefined) plan.marks.push({ name: c.metadata.name, since });
       requeue = requeue === undefined ? left : Math.min(requeue, left);
@@ -144,8 +166,6 @@ export function planNamespace(state: NamespaceState, policy: Policy): Plan {
     }
   }
   if (requeue !== undefined) plan.requeueAfterMs = requeue;
-  plan.orphans = [...new Set(plan.orphans)];
-  return plan;
 }
 
 /** The start of a copy's grace clock, from its annotation; undefined when absent or unreadable. */
@@ -156,7 +176,7 @@ export function orphanedSince(c: SecretLike): number | undefined {
   return Number.isNaN(t) ? undefined : t;
 }
 
-/** The ServiceAccount writes for a namespace, given the names of our copies that exist (or were just written). */
+/** The ServiceAccount writes for a namespace, given the names of our copies that belong on them. */
 export function planServiceAccounts(
   verdict: NamespaceVerdict,
   serviceAccounts: readonly ServiceAccountLike[],
@@ -174,8 +194,8 @@ export function planServiceAccounts(
 }
 
 /**
- * The one rule for a ServiceAccount's entries, shared by the reconciler (planServiceAccounts, and
- * its re-read after a 409) and the admission webhook (admitServiceAccount): in a target namespace a
+ * The one rule for a ServiceAccount's entries, shared by the plan (planServiceAccounts), the
+ * reconciler's re-read after a 409 and the admission webhook (admitServiceAccount): in a target namespace a
  * selected ServiceAccount that has not opted out gets exactly `wanted`; anywhere else our entries
  * go. Null when nothing changes, and always null where the namespace is hands-off.
  */
@@ -187,13 +207,12 @@ export function serviceAccountChange(verdict: NamespaceVerdict, sa: ServiceAccou
 
 /**
  * What a ServiceAccount being created should carry, decided as the reconciler decides it: the
- * namespace is planned with no ServiceAccounts (a copy that the plan creates counts as there, as
- * it does for the reconciler), and the new ServiceAccount gets serviceAccountChange of the plan's
- * verdict and wanted names. `state.foreign` must hold the names of secrets that are not ours.
+ * namespace is planned with that ServiceAccount as its only one (a copy that the plan creates
+ * counts as there, as it does for the reconciler). `observed.foreign` must hold the names of
+ * secrets that are not ours.
  */
-export function admitServiceAccount(state: Omit<NamespaceState, 'serviceAccounts'>, sa: ServiceAccountLike, policy: Policy): PullSecretsChange | null {
-  const plan = planNamespace({ ...state, serviceAccounts: [] }, policy);
-  return serviceAccountChange(plan.verdict, sa, plan.wanted, policy);
+export function admitServiceAccount(observed: Omit<NamespaceObservation, 'serviceAccounts'>, sa: ServiceAccountLike, policy: Policy): PullSecretsChange | null {
+  return planNamespace({ ...observed, serviceAccounts: [sa] }, policy).serviceAccounts[0]?.change ?? null;
 }
 
 function deleteOf(c: SecretLike, reason: string): SecretAction {

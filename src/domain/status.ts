@@ -1,13 +1,14 @@
 /**
  * `pullsecret-operator status` and the namespaces-by-state metric: what the plan of each namespace
- * says about it, in an admin's words. Pure: the same planNamespace and planServiceAccounts the
- * reconciler runs, on state the caller read.
+ * says about it, in an admin's words. Pure: the same planNamespace the reconciler runs, on what
+ * the caller observed.
  */
-import { type Policy, isManaged } from './desired.js';
+import type { Policy } from './desired.js';
 import { MANAGED_BY_LABEL, MANAGED_BY_VALUE, COPY_LABEL, sourceRef } from './naming.js';
-import { type NamespaceState, planNamespace, planServiceAccounts } from './plan.js';
+import { isManaged } from './ownership.js';
+import { type NamespaceObservation, type Plan, planNamespace } from './plan.js';
 import { classifySource } from './sources.js';
-import type { SecretLike } from './types.js';
+import type { SecretLike, ServiceAccountLike } from './types.js';
 
 export const NAMESPACE_STATES = ['in-sync', 'out-of-sync', 'excluded', 'opted-out', 'terminating'] as const;
 export type NamespaceStateName = (typeof NAMESPACE_STATES)[number];
@@ -50,16 +51,12 @@ export interface SourceStatus {
  * should be covered (a target) can be out of sync; an excluded or opted-out namespace that still
  * holds our copies or entries lists them as problems but keeps its state.
  */
-export function namespaceStatus(state: NamespaceState, policy: Policy): NamespaceStatus | undefined {
-  const ns = state.namespace;
+export function namespaceStatus(observed: NamespaceObservation, policy: Policy): NamespaceStatus | undefined {
+  const ns = observed.namespace;
   if (!ns) return undefined;
-  const plan = planNamespace(state, policy);
-  const copies = state.copies.filter(isManaged).map((c) => c.metadata.name).sort();
+  const plan = planNamespace(observed, policy);
+  const copies = observed.copies.filter(isManaged).map((c) => c.metadata.name).sort();
   const out: NamespaceStatus = { namespace: ns.metadata.name, state: 'in-sync', copies, serviceAccounts: [], foreign: [], problems: [], kinds: [] };
-  const problem = (kind: ProblemKind, text: string): void => {
-    out.problems.push(text);
-    out.kinds.push(kind);
-  };
   const v = plan.verdict;
   if (v.kind === 'hands-off') {
     out.state = v.reason === 'terminating' ? 'terminating' : 'excluded';
@@ -70,33 +67,48 @@ export function namespaceStatus(state: NamespaceState, policy: Policy): Namespac
     out.state = v.reason === 'opted-out' ? 'opted-out' : 'excluded';
     out.reason = v.reason === 'not-selected' ? 'not selected by --namespace-selector' : v.reason === 'excluded' ? 'excluded by --exclude-namespaces or always excluded' : 'annotated pullsecret-operator.io/opt-out=true';
   }
+  copyProblems(plan, out);
+  serviceAccountProblems(plan, observed.serviceAccounts, out);
+  if (v.kind === 'target' && out.problems.length > 0) out.state = 'out-of-sync';
+  return out;
+}
+
+/** Adds a problem and its kind. */
+function problem(out: NamespaceStatus, kind: ProblemKind, text: string): void {
+  out.problems.push(text);
+  out.kinds.push(kind);
+}
+
+/** The plan's secret writes and reports, in an admin's words. */
+function copyProblems(plan: Plan, out: NamespaceStatus): void {
   for (const a of plan.upserts) {
-    const name = a.op === 'delete' ? a.name : a.secret.metadata.name;
-    if (a.op === 'create') problem('copy-missing', `copy ${name} of ${a.source} is missing`);
-    else if (a.op === 'update') problem('copy-outdated', `copy ${name} differs from its source ${a.source}`);
-    else if (a.op === 'recreate') problem('copy-recreate', `copy ${name} must be recreated: ${a.reason}`);
+    if (a.op === 'create') problem(out, 'copy-missing', `copy ${a.secret.metadata.name} of ${a.source} is missing`);
+    else if (a.op === 'update') problem(out, 'copy-outdated', `copy ${a.secret.metadata.name} differs from its source ${a.source}`);
+    else if (a.op === 'recreate') problem(out, 'copy-recreate', `copy ${a.secret.metadata.name} must be recreated: ${a.reason}`);
   }
-  for (const a of plan.deletes) if (a.op === 'delete') problem('copy-to-delete', `copy ${a.name} is to be deleted: ${a.reason}`);
+  for (const a of plan.deletes) if (a.op === 'delete') problem(out, 'copy-to-delete', `copy ${a.name} is to be deleted: ${a.reason}`);
   for (const r of plan.reports) {
     if (r.kind === 'foreign') {
       out.foreign.push(r.name);
-      problem('foreign-secret', `secret ${r.name} is not managed by pullsecret-operator: no copy of ${r.source} (label it ${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE} to hand it over)`);
-    } else if (r.kind === 'invalid-name') problem('invalid-name', `no copy of ${r.source}: ${r.reason}`);
-    else problem('name-collision', `${r.source} and ${r.winner} both map to ${r.name}; only ${r.winner} is copied`);
+      problem(out, 'foreign-secret', `secret ${r.name} is not managed by pullsecret-operator: no copy of ${r.source} (label it ${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE} to hand it over)`);
+    } else if (r.kind === 'invalid-name') problem(out, 'invalid-name', `no copy of ${r.source}: ${r.reason}`);
+    else problem(out, 'name-collision', `${r.source} and ${r.winner} both map to ${r.name}; only ${r.winner} is copied`);
   }
-  const byName = new Map(state.serviceAccounts.map((sa) => [sa.metadata.name, sa]));
-  for (const a of planServiceAccounts(v, state.serviceAccounts, plan.wanted, policy)) {
+}
+
+/** The plan's ServiceAccount writes, as the names each lacks or still lists; one that only changes the annotation is no problem. */
+function serviceAccountProblems(plan: Plan, serviceAccounts: readonly ServiceAccountLike[], out: NamespaceStatus): void {
+  const byName = new Map(serviceAccounts.map((sa) => [sa.metadata.name, sa]));
+  for (const a of plan.serviceAccounts) {
     const current = new Set((byName.get(a.name)?.imagePullSecrets ?? []).map((e) => e.name));
     const next = new Set(a.change.imagePullSecrets.map((e) => e.name));
     const missing = [...next].filter((n): n is string => n !== undefined && !current.has(n));
     const extra = [...current].filter((n): n is string => n !== undefined && !next.has(n));
-    if (missing.length === 0 && extra.length === 0) continue; // only the annotation differs
+    if (missing.length === 0 && extra.length === 0) continue;
     out.serviceAccounts.push({ name: a.name, missing, extra });
-    if (missing.length > 0) problem('serviceaccount-missing', `ServiceAccount ${a.name} lacks ${missing.join(', ')}`);
-    if (extra.length > 0) problem('serviceaccount-extra', `ServiceAccount ${a.name} still lists ${extra.join(', ')}`);
+    if (missing.length > 0) problem(out, 'serviceaccount-missing', `ServiceAccount ${a.name} lacks ${missing.join(', ')}`);
+    if (extra.length > 0) problem(out, 'serviceaccount-extra', `ServiceAccount ${a.name} still lists ${extra.join(', ')}`);
   }
-  if (v.kind === 'target' && out.problems.length > 0) out.state = 'out-of-sync';
-  return out;
 }
 
 /** Each secret of the source namespace that is a pull secret or labelled, and why it is or is not copied. */

@@ -4,7 +4,6 @@
  */
 export interface ObjectMeta {
   name: string;
-  namespace?: string;
   resourceVersion?: string;
   uid?: string;
   labels?: Record<string, string>;
@@ -13,6 +12,11 @@ export interface ObjectMeta {
   /** Kept on copies only: an update carries them back, so what other tools set is not lost. */
   ownerReferences?: readonly OwnerReference[];
   finalizers?: readonly string[];
+}
+
+/** A namespaced object's metadata: its namespace is always known (set once, at ingest). */
+export interface NamespacedMeta extends ObjectMeta {
+  namespace: string;
 }
 
 export interface OwnerReference {
@@ -25,7 +29,7 @@ export interface OwnerReference {
 }
 
 export interface SecretLike {
-  metadata: ObjectMeta;
+  metadata: NamespacedMeta;
   type?: string;
   data?: Record<string, string>;
   /** For a cached copy: the hash of its actual data (see dataHash), held instead of the data. */
@@ -43,6 +47,6 @@ export interface LocalObjectReference {
 }
 
 export interface ServiceAccountLike {
-  metadata: ObjectMeta;
+  metadata: NamespacedMeta;
   imagePullSecrets?: LocalObjectReference[];
 }

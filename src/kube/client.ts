@@ -12,9 +12,7 @@ import https from 'node:https';
 import http from 'node:http';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { KubeConfig, V1Lease, V1MutatingWebhookConfiguration, V1Namespace, V1Secret, V1ServiceAccount } from '@kubernetes/client-node';
-import type { JsonPatchOp } from '../domain/admission.js';
-import type { PullSecretsChange } from '../domain/desired.js';
-import { ADDED_ENTRIES_ANNOTATION } from '../domain/naming.js';
+import type { JsonPatchOp, ServiceAccountMergePatch } from '../domain/patches.js';
 import type { SecretLike } from '../domain/types.js';
 import { type Clock, systemClock } from '../clock.js';
 import { TokenBucket, parseRetryAfter } from './ratelimit.js';
@@ -129,8 +127,8 @@ export interface Kube {
   /** Deletes with a resourceVersion precondition when one is given. */
   deleteSecret(namespace: string, name: string, resourceVersion: string | undefined): Promise<void>;
   getServiceAccount(namespace: string, name: string): Promise<V1ServiceAccount | undefined>;
-  /** Writes imagePullSecrets and our annotation, guarded by resourceVersion: a concurrent change gives Conflict. */
-  patchServiceAccountPullSecrets(namespace: string, name: string, resourceVersion: string | undefined, change: PullSecretsChange): Promise<void>;
+  /** A JSON merge patch (src/domain/patches.ts builds it; the resourceVersion it carries makes a concurrent change a Conflict). */
+  patchServiceAccount(namespace: string, name: string, patch: ServiceAccountMergePatch): Promise<void>;
   createEvent(event: CoreEvent): Promise<void>;
   /** Lease requests travel on connections of their own (LEASE_SOCKETS), never queued behind other requests. */
   getLease(namespace: string, name: string): Promise<V1Lease | undefined>;
@@ -400,11 +398,11 @@ export async function createKube(kc: KubeConfig, options: ClientOptions = {}): P
     listServiceAccounts: (opts) => list<V1ServiceAccount>(route({ verb: 'list', group: '', resource: 'serviceaccounts' }), 'list serviceaccounts', opts),
     getSecret: (namespace, name) => orUndefined(send<V1Secret>(t, route({ verb: 'get', group: '', resource: 'secrets', namespace, name }), '', `get secret ${namespace}/${name}`, req)),
     createSecret: async (s) => {
-      const namespace = s.metadata.namespace ?? '';
+      const { namespace } = s.metadata;
       await send(t, route({ verb: 'create', group: '', resource: 'secrets', namespace }), fm, `create secret ${namespace}/${s.metadata.name}`, req, secretBody(s));
     },
     replaceSecret: async (s) => {
-      const namespace = s.metadata.namespace ?? '';
+      const { namespace } = s.metadata;
       await send(t, route({ verb: 'update', group: '', resource: 'secrets', namespace, name: s.metadata.name }), fm, `update secret ${namespace}/${s.metadata.name}`, req, secretBody(s));
     },
     deleteSecret: async (namespace, name, resourceVersion) => {
@@ -413,15 +411,8 @@ export async function createKube(kc: KubeConfig, options: ClientOptions = {}): P
     },
     getServiceAccount: (namespace, name) =>
       orUndefined(send<V1ServiceAccount>(t, route({ verb: 'get', group: '', resource: 'serviceaccounts', namespace, name }), '', `get serviceaccount ${namespace}/${name}`, req)),
-    patchServiceAccountPullSecrets: async (namespace, name, resourceVersion, change) => {
-      // A JSON merge patch replaces the whole list, so it must carry the full desired list and the
-      // resourceVersion it was computed from: the API server then rejects it with 409 if the
-      // ServiceAccount changed in between, and no concurrent writer's entry is lost.
-      const body = {
-        metadata: { resourceVersion, annotations: { [ADDED_ENTRIES_ANNOTATION]: change.added } },
-        imagePullSecrets: change.imagePullSecrets.length > 0 ? change.imagePullSecrets : null,
-      };
-      await send(t, route({ verb: 'patch', group: '', resource: 'serviceaccounts', namespace, name }), fm, `patch serviceaccount ${namespace}/${name}`, req, body, 'application/merge-patch+json');
+    patchServiceAccount: async (namespace, name, patch) => {
+      await send(t, route({ verb: 'patch', group: '', resource: 'serviceaccounts', namespace, name }), fm, `patch serviceaccount ${namespace}/${name}`, req, patch, 'application/merge-patch+json');
     },
     createEvent: async (e) => {
       const name = `${e.involvedObject.name}.${e.time.getTime().toString(16)}${Math.floor(Math.random() * 0xffff).toString(16)}`;

@@ -9,26 +9,33 @@ import type { V1Namespace, V1Secret, V1ServiceAccount } from '@kubernetes/client
 import { dataHash } from '../domain/desired.js';
 import { COPY_LABEL, PREFIX } from '../domain/naming.js';
 import { PULL_SECRET_TYPES } from '../domain/sources.js';
-import type { NamespaceLike, ObjectMeta, SecretLike, ServiceAccountLike } from '../domain/types.js';
+import type { NamespaceLike, NamespacedMeta, ObjectMeta, SecretLike, ServiceAccountLike } from '../domain/types.js';
 
 type WireMeta = V1Namespace['metadata'];
 
 /**
  * One shared, frozen object per distinct set of labels or annotations of copies: thousands of
  * copies carry the same two (our label, their source: one set per source), and the caches are
- * read-only. Bounded: past MAX_INTERNED distinct sets (hand-edited copies), objects are kept as
- * they come.
+ * read-only. Bounded: past `max` distinct sets (hand-edited copies), objects are kept as they
+ * come. One Interner belongs to one operator (its copies' informer), never to the module.
  */
-const interned = new Map<string, Readonly<Record<string, string>>>();
-const MAX_INTERNED = 4096;
-function intern(r: Record<string, string>): Record<string, string> {
-  const key = JSON.stringify(r);
-  const hit = interned.get(key);
-  if (hit) return hit;
-  if (interned.size >= MAX_INTERNED) return r;
-  const frozen = Object.freeze({ ...r });
-  interned.set(key, frozen);
-  return frozen;
+export class Interner {
+  readonly #shared = new Map<string, Readonly<Record<string, string>>>();
+  readonly #max: number;
+
+  constructor(max = 4096) {
+    this.#max = max;
+  }
+
+  intern(r: Record<string, string>): Record<string, string> {
+    const key = JSON.stringify(r);
+    const hit = this.#shared.get(key);
+    if (hit) return hit;
+    if (this.#shared.size >= this.#max) return r;
+    const frozen = Object.freeze({ ...r });
+    this.#shared.set(key, frozen);
+    return frozen;
+  }
 }
 
 /** Only our own keys (`pullsecret-operator.io/...`): the rest of an object's annotations is not read. */
@@ -39,10 +46,9 @@ function ours(annotations: Record<string, string> | undefined): Record<string, s
   return out;
 }
 
-function meta(m: WireMeta, keep: { uid: boolean; labels: boolean; annotations: 'all' | 'ours'; shared?: boolean; owners?: boolean }): ObjectMeta {
-  const share = keep.shared ? intern : (r: Record<string, string>): Record<string, string> => r;
+function meta(m: WireMeta, keep: { uid: boolean; labels: boolean; annotations: 'all' | 'ours'; interner?: Interner | undefined; owners?: boolean }): ObjectMeta {
+  const share = (r: Record<string, string>): Record<string, string> => keep.interner?.intern(r) ?? r;
   const out: ObjectMeta = { name: m?.name ?? '' };
-  if (m?.namespace) out.namespace = m.namespace;
   if (m?.resourceVersion) out.resourceVersion = m.resourceVersion;
   if (keep.uid && m?.uid) out.uid = m.uid; // Events name their object by uid: namespaces and sources only
   if (keep.labels && m?.labels && Object.keys(m.labels).length > 0) out.labels = share(m.labels);
@@ -56,6 +62,16 @@ function meta(m: WireMeta, keep: { uid: boolean; labels: boolean; annotations: '
   return out;
 }
 
+/**
+ * The metadata of a namespaced object. A list or a watch of a namespaced resource always names the
+ * namespace; the webhook's object, which does not, is given its request's namespace first.
+ */
+function namespaced(m: WireMeta, keep: Parameters<typeof meta>[1]): NamespacedMeta {
+  const out = meta(m, keep) as NamespacedMeta;
+  out.namespace = m?.namespace ?? '';
+  return out;
+}
+
 /** A Namespace: name, uid, labels (the selector reads them), our annotations, deletion state. */
 export function namespaceOf(raw: V1Namespace): NamespaceLike {
   const out: NamespaceLike = { metadata: meta(raw.metadata, { uid: true, labels: true, annotations: 'ours' }) };
@@ -65,7 +81,7 @@ export function namespaceOf(raw: V1Namespace): NamespaceLike {
 
 /** A ServiceAccount: name, our annotations, deletion state and the names in imagePullSecrets. */
 export function serviceAccountOf(raw: V1ServiceAccount): ServiceAccountLike {
-  const out: ServiceAccountLike = { metadata: meta(raw.metadata, { uid: false, labels: false, annotations: 'ours' }) };
+  const out: ServiceAccountLike = { metadata: namespaced(raw.metadata, { uid: false, labels: false, annotations: 'ours' }) };
   if (raw.imagePullSecrets) out.imagePullSecrets = raw.imagePullSecrets.map((e) => ({ name: e.name }));
   return out;
 }
@@ -73,10 +89,10 @@ export function serviceAccountOf(raw: V1ServiceAccount): ServiceAccountLike {
 /**
  * A copy: its metadata (labels, annotations, ownerReferences and finalizers whole: an update
  * carries them back, so what other tools set is kept), type, immutability and the hash of its
- * data, not the data.
+ * data, not the data. With an interner, equal label and annotation sets are shared.
  */
-export function copyOf(raw: V1Secret): SecretLike {
-  const out: SecretLike = { metadata: meta(raw.metadata, { uid: false, labels: true, annotations: 'all', shared: true, owners: true }), dataHash: dataHash(raw.data) };
+export function copyOf(raw: V1Secret, interner?: Interner): SecretLike {
+  const out: SecretLike = { metadata: namespaced(raw.metadata, { uid: false, labels: true, annotations: 'all', interner, owners: true }), dataHash: dataHash(raw.data) };
   if (raw.type !== undefined) out.type = raw.type;
   if (raw.immutable) out.immutable = true;
   return out;
@@ -84,7 +100,7 @@ export function copyOf(raw: V1Secret): SecretLike {
 
 /** A secret of the source namespace: data kept only when it can be a source (a pull secret, or labelled). */
 export function sourceOf(raw: V1Secret): SecretLike {
-  const out: SecretLike = { metadata: meta(raw.metadata, { uid: true, labels: true, annotations: 'ours' }) };
+  const out: SecretLike = { metadata: namespaced(raw.metadata, { uid: true, labels: true, annotations: 'ours' }) };
   if (raw.type !== undefined) out.type = raw.type;
   if (raw.data && (PULL_SECRET_TYPES.includes(raw.type ?? '') || raw.metadata?.labels?.[COPY_LABEL] !== undefined)) out.data = raw.data;
   return out;

@@ -47,7 +47,7 @@ export function instrumentKube(kube: Kube, observer: RequestObserver): Kube {
     replaceSecret: (s) => count('update', 'secrets', () => kube.replaceSecret(s)),
     deleteSecret: (ns, name, rv) => count('delete', 'secrets', () => kube.deleteSecret(ns, name, rv)),
     getServiceAccount: (ns, name) => count('get', 'serviceaccounts', () => kube.getServiceAccount(ns, name)),
-    patchServiceAccountPullSecrets: (ns, name, rv, change) => count('patch', 'serviceaccounts', () => kube.patchServiceAccountPullSecrets(ns, name, rv, change)),
+    patchServiceAccount: (ns, name, patch) => count('patch', 'serviceaccounts', () => kube.patchServiceAccount(ns, name, patch)),
     createEvent: (e) => count('create', 'events', () => kube.createEvent(e)),
     getLease: (ns, name) => count('get', 'leases', () => kube.getLease(ns, name)),
     createLease: (l) => count('create', 'leases', () => kube.createLease(l)),

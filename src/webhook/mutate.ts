@@ -10,13 +10,15 @@
  */
 import type { V1ServiceAccount } from '@kubernetes/client-node';
 import { type Clock, deadline } from '../clock.js';
-import { jsonPatch } from '../domain/admission.js';
-import { type Policy, collectSources, isManaged } from '../domain/desired.js';
+import { jsonPatch } from '../domain/patches.js';
+import { type Policy, collectSources } from '../domain/desired.js';
+import { isManaged } from '../domain/ownership.js';
 import { admitServiceAccount, planNamespace } from '../domain/plan.js';
 import type { NamespaceLike } from '../domain/types.js';
 import type { Kube } from '../kube/client.js';
-import { copyOf, namespaceOf, serviceAccountOf } from '../kube/ingest.js';
+import { namespaceOf, serviceAccountOf } from '../kube/ingest.js';
 import { errorMessage, type Logger } from '../log.js';
+import { foreignNames } from '../controller/ownership.js';
 import type { Caches } from '../controller/reconciler.js';
 
 /** The live reads of one review must finish within this; the API server gives up after 3 s. */
@@ -81,7 +83,8 @@ export class ServiceAccountWebhook {
     }
     let live = false;
     try {
-      const sa = serviceAccountOf(raw);
+      // The object under admission does not name its namespace: the request does.
+      const sa = serviceAccountOf({ ...raw, metadata: { ...raw.metadata, namespace } });
       const ms = this.#d.liveReadTimeoutMs ?? LIVE_READ_TIMEOUT_MS;
       const decided = await deadline(clock, this.#decide(namespace, sa, () => (live = true)), ms, () => new Error(`live reads took longer than ${ms} ms`));
       const seconds = (clock.monotonic() - started) / 1000;
@@ -122,17 +125,11 @@ export class ServiceAccountWebhook {
     const sources = collectSources(caches.sources.list(policy.sourceNamespace), policy);
     const copies = caches.copies.list(namespace).filter(isManaged);
     const now = clock.now();
-    // Copies still to be made: is their name held by a secret that is not ours?
-    const toMake = planNamespace({ namespace: ns, sources, copies, serviceAccounts: [], foreign: new Set(), now }, policy)
-      .upserts.filter((a) => a.op === 'create')
-      .map((a) => (a.op === 'create' ? a.secret.metadata.name : ''));
+    // Copies still to be made: is their name held by a secret that is not ours? (One that is ours
+    // is a copy the cache has not caught up with.)
+    const toMake = planNamespace({ namespace: ns, sources, copies, serviceAccounts: [], foreign: new Set(), now }, policy).upserts.flatMap((a) => (a.op === 'create' ? [a.secret.metadata.name] : []));
     if (toMake.length > 0) onLive();
-    const held = await Promise.all(toMake.map((n) => kube.getSecret(namespace, n)));
-    // A secret of that name that is ours (the cache has not caught up) is not foreign.
-    const foreign = new Set(toMake.filter((_, i) => {
-      const live = held[i];
-      return live !== undefined && !isManaged(copyOf(live));
-    }));
+    const foreign = await foreignNames(kube, namespace, toMake);
     return admitServiceAccount({ namespace: ns, sources, copies, foreign, now }, sa, policy);
   }
 

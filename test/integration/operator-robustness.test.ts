@@ -8,6 +8,7 @@ import { PassThrough } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import type { V1Namespace, V1ServiceAccount } from '@kubernetes/client-node';
 import { Operator } from '../../src/controller/operator.js';
+import { pullSecretsMergePatch } from '../../src/domain/patches.js';
 import { parseSelector } from '../../src/domain/selector.js';
 import { DEFAULT_REGISTRY_HOSTS } from '../../src/domain/sources.js';
 import { KubeError, type Kube, createKube } from '../../src/kube/client.js';
@@ -64,17 +65,17 @@ function faulty(real: Kube, f: Faults, direct: Kube): Kube {
       if (err) throw err;
       return real.createSecret(secret);
     },
-    patchServiceAccountPullSecrets: async (namespace, name, rv, change) => {
+    patchServiceAccount: async (namespace, name, patch) => {
       const race = f.raceServiceAccount;
       if (race && race.namespace === namespace && race.name === name) {
         f.raceServiceAccount = undefined;
         const sa = (await direct.getServiceAccount(namespace, name)) as V1ServiceAccount;
-        await direct.patchServiceAccountPullSecrets(namespace, name, sa.metadata?.resourceVersion, {
+        await direct.patchServiceAccount(namespace, name, pullSecretsMergePatch({
           imagePullSecrets: [...(sa.imagePullSecrets ?? []), { name: race.entry }],
           added: sa.metadata?.annotations?.['pullsecret-operator.io/added-pull-secrets'] ?? null,
-        });
+        }, sa.metadata?.resourceVersion));
       }
-      return real.patchServiceAccountPullSecrets(namespace, name, rv, change);
+      return real.patchServiceAccount(namespace, name, patch);
     },
   };
 }

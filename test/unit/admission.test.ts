@@ -4,10 +4,10 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { jsonPatch, pointerToken } from '../../src/domain/admission.js';
+import { jsonPatch, pointerToken, pullSecretsMergePatch } from '../../src/domain/patches.js';
 import { collectSources } from '../../src/domain/desired.js';
 import { ADDED_ENTRIES_ANNOTATION } from '../../src/domain/naming.js';
-import { admitServiceAccount, planNamespace, planServiceAccounts, type NamespaceState } from '../../src/domain/plan.js';
+import { admitServiceAccount, planNamespace, type NamespaceObservation } from '../../src/domain/plan.js';
 import { allCovered, countByState, countSources, namespaceStatus, sourceStatuses } from '../../src/domain/status.js';
 import { fixtureSecrets, namespace, optedOut, policy, pullSecret, serviceAccount, storedCopy } from './helpers.js';
 
@@ -16,11 +16,11 @@ const P = policy({ excludeNamespaces: ['sandbox-*'] });
 const SOURCES = collectSources(fixtureSecrets(), P);
 const COPIES = ['all-icr-io', 'bluemix-team-a-secret-regional', 'team-a-icr-io', 'team-a-uk-icr-io', 'team-a-us-icr-io'];
 
-function state(over: Partial<NamespaceState> = {}): NamespaceState {
+function state(over: Partial<NamespaceObservation> = {}): NamespaceObservation {
   return { namespace: namespace('team-a'), sources: SOURCES, copies: [], serviceAccounts: [], foreign: new Set(), now: NOW, ...over };
 }
 
-const admitCases: { name: string; state: Partial<NamespaceState>; sa: ReturnType<typeof serviceAccount>; want: string[] | null; policy?: ReturnType<typeof policy> }[] = [
+const admitCases: { name: string; state: Partial<NamespaceObservation>; sa: ReturnType<typeof serviceAccount>; want: string[] | null; policy?: ReturnType<typeof policy> }[] = [
   { name: 'TestNewNamespaceGetsTheCopiesToBeMade', state: {}, sa: serviceAccount('app', undefined), want: COPIES },
   { name: 'TestOwnEntriesStayFirst', state: {}, sa: serviceAccount('app', ['mine']), want: ['mine', ...COPIES] },
   { name: 'TestForeignNameLeftOut', state: { foreign: new Set(['all-icr-io']) }, sa: serviceAccount('app', undefined), want: COPIES.filter((n) => n !== 'all-icr-io') },
@@ -46,8 +46,7 @@ test('admitServiceAccount: TestAgreesWithTheReconciler (the same ServiceAccount,
     const p = c.policy ?? P;
     const s = state(c.state);
     const plan = planNamespace({ ...s, serviceAccounts: [c.sa] }, p);
-    const actions = planServiceAccounts(plan.verdict, [c.sa], plan.wanted, p);
-    assert.deepEqual(admitServiceAccount(s, c.sa, p), actions[0]?.change ?? null, c.name);
+    assert.deepEqual(admitServiceAccount(s, c.sa, p), plan.serviceAccounts[0]?.change ?? null, c.name);
   }
 });
 
@@ -119,4 +118,15 @@ test('sourceStatuses: TestEachPullSecretWithWhy', () => {
   assert.deepEqual(broken.map((s) => [s.state, s.copied]), [['invalid', false]]);
   const statuses = [...got.values(), ...broken];
   assert.deepEqual(countSources(statuses), { copied: statuses.filter((s) => s.copied).length, invalid: 1, ignored: statuses.filter((s) => !s.copied).length - 1 });
+});
+
+test('pullSecretsMergePatch: the whole list, the annotation and the resourceVersion it was computed from; null removes', () => {
+  assert.deepEqual(pullSecretsMergePatch({ imagePullSecrets: [{ name: 'mine' }, { name: 'all-icr-io' }], added: 'all-icr-io' }, '7'), {
+    metadata: { resourceVersion: '7', annotations: { [ADDED_ENTRIES_ANNOTATION]: 'all-icr-io' } },
+    imagePullSecrets: [{ name: 'mine' }, { name: 'all-icr-io' }],
+  });
+  assert.deepEqual(pullSecretsMergePatch({ imagePullSecrets: [], added: null }, '8'), {
+    metadata: { resourceVersion: '8', annotations: { [ADDED_ENTRIES_ANNOTATION]: null } },
+    imagePullSecrets: null,
+  });
 });

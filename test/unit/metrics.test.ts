@@ -77,7 +77,7 @@ test('instrumentKube: TestCountsByVerbResourceAndCode', async () => {
     getServiceAccount: () => Promise.resolve({ metadata: { name: 'x' } }),
     createSecret: () => Promise.reject(new KubeError('AlreadyExists', 409, 'exists')),
     replaceSecret: () => Promise.reject(new KubeError('Timeout', undefined, 'no answer')),
-    patchServiceAccountPullSecrets: () => Promise.resolve(),
+    patchServiceAccount: () => Promise.resolve(),
     watch: (_p: string, _q: unknown, _e: unknown, done: (err: unknown) => void) => {
       watchDone = done;
       return Promise.resolve({ abort: () => undefined });
@@ -88,7 +88,7 @@ test('instrumentKube: TestCountsByVerbResourceAndCode', async () => {
   await k.getServiceAccount('ns', 'x');
   await assert.rejects(k.createSecret({ metadata: { name: 'x', namespace: 'ns' } }), /exists/);
   await assert.rejects(k.replaceSecret({ metadata: { name: 'x', namespace: 'ns' } }), /no answer/);
-  await k.patchServiceAccountPullSecrets('ns', 'x', '1', { imagePullSecrets: [], added: null });
+  await k.patchServiceAccount('ns', 'x', { metadata: { resourceVersion: '1', annotations: { 'pullsecret-operator.io/added-entries': null } }, imagePullSecrets: null });
   const ended: unknown[] = [];
   await k.watch('/api/v1/namespaces/default/secrets', {}, () => undefined, (err) => ended.push(err));
   assert.deepEqual(calls.filter((c) => c.startsWith('watch')), [], 'a watch is counted when it ends');

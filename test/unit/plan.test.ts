@@ -3,7 +3,7 @@ import { test } from 'node:test';
 
 import { type NamespaceVerdict, type Policy, type Source, type SourceSet, collectSources, desiredCopy } from '../../src/domain/desired.js';
 import { COPY_LABEL, MANAGED_BY_LABEL, MANAGED_BY_VALUE, ORPHANED_SINCE_ANNOTATION, SOURCE_ANNOTATION } from '../../src/domain/naming.js';
-import { type NamespaceState, type Plan, type SecretAction, type ServiceAccountAction, planNamespace, planServiceAccounts } from '../../src/domain/plan.js';
+import { type NamespaceObservation, type Plan, type SecretAction, type ServiceAccountAction, planNamespace, planServiceAccounts } from '../../src/domain/plan.js';
 import { parseSelector } from '../../src/domain/selector.js';
 import { DOCKER_CFG, DOCKER_CONFIG_JSON } from '../../src/domain/sources.js';
 import type { SecretLike, ServiceAccountLike } from '../../src/domain/types.js';
@@ -36,7 +36,7 @@ const NO_SOURCES: SourceSet = { valid: [], invalid: [] };
 const US_REF = 'default/default-us-icr-io';
 const ALL_REF = 'default/all-icr-io';
 
-function state(over: Partial<NamespaceState> = {}): NamespaceState {
+function state(over: Partial<NamespaceObservation> = {}): NamespaceObservation {
   return {
     namespace: namespace('team-a'),
     sources: FIXTURES,
@@ -49,7 +49,7 @@ function state(over: Partial<NamespaceState> = {}): NamespaceState {
 }
 
 function expectPlan(over: Partial<Plan> = {}): Plan {
-  return { verdict: { kind: 'target' }, upserts: [], deletes: [], wanted: [], reports: [], orphans: [], marks: [], ...over };
+  return { verdict: { kind: 'target' }, upserts: [], serviceAccounts: [], marks: [], deletes: [], wanted: [], reports: [], ...over };
 }
 
 /** A copy whose grace clock started at `since` (the annotation the operator writes). */
@@ -69,7 +69,7 @@ const usCopyV1 = storedCopy(only(US_V1), 'team-a', 'team-a-us-icr-io', '7');
 // planNamespace
 // ---------------------------------------------------------------------------
 
-const planCases: { name: string; state: NamespaceState; policy?: Partial<Policy>; want: Plan }[] = [
+const planCases: { name: string; state: NamespaceObservation; policy?: Partial<Policy>; want: Plan }[] = [
   {
     name: 'TestCreatesEveryCopyInANewNamespace',
     state: state(),
@@ -233,18 +233,18 @@ const planCases: { name: string; state: NamespaceState; policy?: Partial<Policy>
   {
     name: 'TestSourceGoneJustNowKeepsCopyForTheWholeGracePeriodAndStartsItsClockOnIt',
     state: state({ sources: NO_SOURCES, copies: [usCopyV1] }),
-    want: expectPlan({ wanted: ['team-a-us-icr-io'], orphans: [US_REF], marks: [{ name: 'team-a-us-icr-io', since: NOW }], requeueAfterMs: GRACE }),
+    want: expectPlan({ wanted: ['team-a-us-icr-io'], marks: [{ name: 'team-a-us-icr-io', since: NOW }], requeueAfterMs: GRACE }),
   },
   {
     name: 'TestGraceClockOnTheCopySurvivesARestart',
     // A new process (its `now` far from the clock's start) keeps counting from the annotation.
     state: state({ sources: NO_SOURCES, copies: [orphaned(usCopyV1, NOW - GRACE + 1000)] }),
-    want: expectPlan({ wanted: ['team-a-us-icr-io'], orphans: [US_REF], requeueAfterMs: 1000 }),
+    want: expectPlan({ wanted: ['team-a-us-icr-io'], requeueAfterMs: 1000 }),
   },
   {
     name: 'TestUnreadableGraceClockStartsAgain',
     state: state({ sources: NO_SOURCES, copies: [withMeta(usCopyV1, { annotations: { [SOURCE_ANNOTATION]: US_REF, [ORPHANED_SINCE_ANNOTATION]: 'yesterday' } })] }),
-    want: expectPlan({ wanted: ['team-a-us-icr-io'], orphans: [US_REF], marks: [{ name: 'team-a-us-icr-io', since: NOW }], requeueAfterMs: GRACE }),
+    want: expectPlan({ wanted: ['team-a-us-icr-io'], marks: [{ name: 'team-a-us-icr-io', since: NOW }], requeueAfterMs: GRACE }),
   },
   {
     name: 'TestSourceBackWithinGraceStopsTheClockOnTheCopy',
@@ -254,7 +254,7 @@ const planCases: { name: string; state: NamespaceState; policy?: Partial<Policy>
   {
     name: 'TestSourceGoneWithinGraceKeepsCopyAndRequeuesForTheRest',
     state: state({ sources: NO_SOURCES, copies: [orphaned(usCopyV1, NOW - 60_000)] }),
-    want: expectPlan({ wanted: ['team-a-us-icr-io'], orphans: [US_REF], requeueAfterMs: GRACE - 60_000 }),
+    want: expectPlan({ wanted: ['team-a-us-icr-io'], requeueAfterMs: GRACE - 60_000 }),
   },
   {
     name: 'TestSourceGoneLongerThanGraceDeletesCopy',
@@ -274,7 +274,7 @@ const planCases: { name: string; state: NamespaceState; policy?: Partial<Policy>
   {
     name: 'TestSourceThatStopsQualifyingIsAnOrphan',
     state: state({ sources: US_NOT_COPIED, copies: [orphaned(usCopyV1, NOW - 1000)] }),
-    want: expectPlan({ wanted: ['team-a-us-icr-io'], orphans: [US_REF], requeueAfterMs: GRACE - 1000 }),
+    want: expectPlan({ wanted: ['team-a-us-icr-io'], requeueAfterMs: GRACE - 1000 }),
   },
   {
     name: 'TestSourceThatStoppedQualifyingLongAgoLosesItsCopy',
@@ -296,7 +296,7 @@ const planCases: { name: string; state: NamespaceState; policy?: Partial<Policy>
       sources: NO_SOURCES,
       copies: [orphaned(storedCopy(only(sourcesOf(pullSecret('all-icr-io', ['icr.io']))), 'team-a', 'all-icr-io', '3'), NOW - 1000), orphaned(usCopyV1, NOW - 5000)],
     }),
-    want: expectPlan({ wanted: ['all-icr-io', 'team-a-us-icr-io'], orphans: [ALL_REF, US_REF], requeueAfterMs: GRACE - 5000 }),
+    want: expectPlan({ wanted: ['all-icr-io', 'team-a-us-icr-io'], requeueAfterMs: GRACE - 5000 }),
   },
   {
     name: 'TestUnparsableSourceKeepsItsCopiesAsTheyAre',
@@ -507,12 +507,12 @@ for (const c of saCases) {
 }
 
 // ---------------------------------------------------------------------------
-// planNamespace then planServiceAccounts, as the reconciler runs them
+// planNamespace: copies and ServiceAccounts in one plan
 // ---------------------------------------------------------------------------
 
 interface FlowCase {
   name: string;
-  state: NamespaceState;
+  state: NamespaceObservation;
   want: { upserts: SecretAction[]; deletes: SecretAction[]; serviceAccounts: ServiceAccountAction[] };
 }
 
@@ -597,7 +597,7 @@ for (const c of flowCases) {
   test(`plan flow: ${c.name}`, () => {
     const plan = planNamespace(c.state, P);
     assert.deepEqual(
-      { upserts: plan.upserts, deletes: plan.deletes, serviceAccounts: planServiceAccounts(plan.verdict, c.state.serviceAccounts, plan.wanted, P) },
+      { upserts: plan.upserts, deletes: plan.deletes, serviceAccounts: plan.serviceAccounts },
       c.want,
     );
   });
@@ -608,7 +608,6 @@ for (const c of flowCases) {
 test('planNamespace: TestStrayCopyOfAPresentSourceRunsItsOwnGraceClock', () => {
   const stray = storedCopy(only(US_V1), 'team-a', 'stray-us', '5');
   const fresh = planNamespace(state({ sources: US_V1, copies: [stray] }), P);
-  assert.deepEqual(fresh.orphans, ['stray:team-a/stray-us']);
   assert.ok(fresh.wanted.includes('stray-us'), 'kept on ServiceAccounts during the grace period');
   assert.deepEqual(fresh.deletes, []);
   assert.deepEqual(fresh.marks, [{ name: 'stray-us', since: NOW }], 'its clock starts on the copy');

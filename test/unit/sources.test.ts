@@ -179,7 +179,7 @@ test('classifySource: a pull secret whose data is over the size limit is invalid
   const over = classifySource(big, DEFAULT_REGISTRY_HOSTS, bytes - 1);
   assert.equal(over.kind, 'invalid');
   assert.match(over.kind === 'invalid' ? over.reason : '', new RegExp(`its data is ${bytes} bytes, over the limit of ${bytes - 1} \\(--max-source-size\\)`));
-  const garbage = { metadata: { name: 'x' }, type: 'kubernetes.io/dockerconfigjson', data: { '.dockerconfigjson': Buffer.alloc(2048, 'x').toString('base64') } };
+  const garbage = { metadata: { name: 'x', namespace: 'default' }, type: 'kubernetes.io/dockerconfigjson', data: { '.dockerconfigjson': Buffer.alloc(2048, 'x').toString('base64') } };
   const r = classifySource(garbage, DEFAULT_REGISTRY_HOSTS, 1024);
   assert.match(r.kind === 'invalid' ? r.reason : '', /over the limit/, 'size first: a huge unparseable secret is not parsed');
 });

@@ -1,6 +1,8 @@
 /**
- * The admission webhook's answer as data: the JSON patch (RFC 6902) that turns a ServiceAccount
- * into one that carries a PullSecretsChange. Pure: no I/O.
+ * A PullSecretsChange on the wire, in the two forms the operator writes it: the reconciler's merge
+ * patch of a ServiceAccount, and the admission webhook's JSON patch (RFC 6902). Both set the whole
+ * imagePullSecrets list and the added-entries annotation, so that opt-out and cleanup find the
+ * entries whichever wrote them. Pure: no I/O; the client (src/kube/client.ts) sends them as given.
  */
 import type { PullSecretsChange } from './desired.js';
 import { ADDED_ENTRIES_ANNOTATION } from './naming.js';
@@ -31,4 +33,23 @@ export function jsonPatch(sa: ServiceAccountLike, change: PullSecretsChange): Js
     ops.push({ op: 'remove', path });
   }
   return ops;
+}
+
+/** The reconciler's JSON merge patch of a ServiceAccount (application/merge-patch+json). */
+export interface ServiceAccountMergePatch {
+  metadata: { resourceVersion: string | undefined; annotations: Record<string, string | null> };
+  /** null removes the list. */
+  imagePullSecrets: { name?: string }[] | null;
+}
+
+/**
+ * The merge patch for `change`. A merge patch replaces a list whole, so it carries the full new
+ * list and the resourceVersion it was computed from: the API server answers 409 if the
+ * ServiceAccount changed in between, and no concurrent writer's entry is lost.
+ */
+export function pullSecretsMergePatch(change: PullSecretsChange, resourceVersion: string | undefined): ServiceAccountMergePatch {
+  return {
+    metadata: { resourceVersion, annotations: { [ADDED_ENTRIES_ANNOTATION]: change.added } },
+    imagePullSecrets: change.imagePullSecrets.length > 0 ? change.imagePullSecrets : null,
+  };
 }
