@@ -12,7 +12,7 @@ import { Operator } from './controller/operator.js';
 import { EventRecorder } from './controller/recorder.js';
 import { startHttpServer, type HttpServer } from './http/server.js';
 import type { Kube } from './kube/client.js';
-import { LeaderElector } from './kube/leader.js';
+import { type LeaderCallbacks, LeaderElector } from './kube/leader.js';
 import { errorMessage, type Logger } from './log.js';
 import { Manager, type Runnable } from './manager.js';
 import { Metrics } from './metrics.js';
@@ -35,20 +35,17 @@ export interface Clients {
   webhookKube?: Kube;
 }
 
+/** What the metrics read of the run; filled in as its parts are made. */
+interface RunRefs {
+  op?: Operator;
+  webhook?: WebhookRunnable;
+  checker?: CredentialChecker;
+}
+
 /** Runs the operator until it is signalled; resolves its exit code. */
 export async function runOperator(config: Readonly<Config>, logger: Logger, clients: Clients, clock: Clock = systemClock): Promise<number> {
-  const ref: { op?: Operator; webhook?: WebhookRunnable; checker?: CredentialChecker } = {};
-  const metrics = new Metrics({
-    defaultMetrics: true,
-    clock,
-    depth: () => ref.op?.queue.length ?? 0,
-    copies: () => ref.op?.caches.copies.size ?? 0,
-    namespaceStatuses: () => (ref.op?.synced ? namespaceStatesFromCaches(ref.op.caches, config.policy, clock.now(), (ns) => ref.op?.reconciler.foreignNames(ns) ?? new Set()) : undefined),
-    sourceStatuses: () => (ref.op?.synced ? sourceStatuses(ref.op.caches.sources.list(config.policy.sourceNamespace), config.policy) : undefined),
-    informers: () => ref.op?.informerStats().map((i) => ({ name: i.name, broken: i.brokenSince !== undefined })) ?? [],
-    ...(config.webhook.enabled && !config.once ? { webhookServing: () => ref.webhook?.serving ?? false } : {}),
-    credentials: () => ref.checker?.results(),
-  });
+  const ref: RunRefs = {};
+  const metrics = newMetrics(config, ref, clock);
   // Every request to the API server counted by verb, resource and code (pullsecret_operator_api_requests_total).
   const kube = instrumentKube(clients.kube, metrics);
   const webhookKube = clients.webhookKube === undefined || clients.webhookKube === clients.kube ? kube : instrumentKube(clients.webhookKube, metrics);
@@ -67,6 +64,44 @@ export async function runOperator(config: Readonly<Config>, logger: Logger, clie
     // about 13 s of backoff plus whatever Retry-After asks.
     ...(config.once ? { maxRetries: ONCE_MAX_ATTEMPTS } : {}),
   }));
+  logStart(config, logger);
+  const syncFailed = (): void =>
+    void logger.error('caches did not sync in time; exiting', { syncTimeoutMs: config.syncTimeoutMs, informers: op.informerStats().filter((i) => !i.synced).map((i) => i.name) });
+
+  if (config.once) return runOnce(config, op, syncFailed, clock);
+
+  const manager = newManager(config, { kube, logger, clock, op, metrics, syncFailed });
+  manager.add(cachesRunnable(op, config));
+  if (config.httpAddress) manager.add(httpRunnable(config.httpAddress, manager, metrics, logger));
+  if (config.webhook.enabled) {
+    const webhook = (ref.webhook = await newWebhook(config, { kube: webhookKube, logger, clock, op, metrics }));
+    manager.add(webhook);
+    void op.waitForSync().then(() => webhook.synced());
+  }
+  manager.add(reconcilerRunnable(op, logger), { leaderOnly: true });
+  // The credential check (src/registry/): on the leader only, once the caches have synced.
+  if (config.credentials.enabled) {
+    const checker = (ref.checker = credentialCheck({ settings: config.credentials, kube, sources: op.caches.sources, policy: config.policy, logger, clock, identity: config.identity, dryRun: config.dryRun, metrics }));
+    manager.add(credentialCheckRunnable(op, checker), { leaderOnly: true });
+  }
+  return manager.run(signalled(logger));
+}
+
+function newMetrics(config: Readonly<Config>, ref: RunRefs, clock: Clock): Metrics {
+  return new Metrics({
+    defaultMetrics: true,
+    clock,
+    depth: () => ref.op?.queue.length ?? 0,
+    copies: () => ref.op?.caches.copies.size ?? 0,
+    namespaceStatuses: () => (ref.op?.synced ? namespaceStatesFromCaches(ref.op.caches, config.policy, clock.now(), (ns) => ref.op?.reconciler.foreignNames(ns) ?? new Set()) : undefined),
+    sourceStatuses: () => (ref.op?.synced ? sourceStatuses(ref.op.caches.sources.list(config.policy.sourceNamespace), config.policy) : undefined),
+    informers: () => ref.op?.informerStats().map((i) => ({ name: i.name, broken: i.brokenSince !== undefined })) ?? [],
+    ...(config.webhook.enabled && !config.once ? { webhookServing: () => ref.webhook?.serving ?? false } : {}),
+    credentials: () => ref.checker?.results(),
+  });
+}
+
+function logStart(config: Readonly<Config>, logger: Logger): void {
   logger.info('starting', {
     version: readVersion(),
     sourceNamespace: config.policy.sourceNamespace,
@@ -78,60 +113,55 @@ export async function runOperator(config: Readonly<Config>, logger: Logger, clie
     maxSourceBytes: config.policy.maxSourceBytes,
   });
   if (config.policy.orphanGraceMs === 0) logger.warn('orphan grace is 0: copies are deleted as soon as their source goes away', {});
-  const syncFailed = (): void =>
-    void logger.error('caches did not sync in time; exiting', { syncTimeoutMs: config.syncTimeoutMs, informers: op.informerStats().filter((i) => !i.synced).map((i) => i.name) });
+}
 
-  if (config.once) return runOnce(config, op, syncFailed, clock);
+/** The parts of a run that its runnables are made of. */
+interface RunParts {
+  kube: Kube;
+  logger: Logger;
+  clock: Clock;
+  op: Operator;
+  metrics: Metrics;
+}
 
+/** The manager, with leader election when it is switched on. */
+function newManager(config: Readonly<Config>, p: RunParts & { syncFailed(): void }): Manager {
+  const { kube, logger, clock, op, metrics } = p;
   const le = config.leaderElection;
   const lease = `${le.namespace}/${le.name}`;
-  const manager = new Manager({
+  const election = (callbacks: LeaderCallbacks): LeaderElector => {
+    logger.info('leader election', { identity: config.identity, lease, leaseDurationMs: le.leaseDurationMs, renewDeadlineMs: le.renewDeadlineMs, retryPeriodMs: le.retryPeriodMs });
+    const electorConfig = { namespace: le.namespace, name: le.name, identity: config.identity, leaseDurationMs: le.leaseDurationMs, renewDeadlineMs: le.renewDeadlineMs, retryPeriodMs: le.retryPeriodMs };
+    return new LeaderElector({ kube, clock, config: electorConfig, callbacks });
+  };
+  return new Manager({
     logger,
     clock,
     shutdownTimeoutMs: SHUTDOWN_TIMEOUT_MS,
-    firstSync: { wait: () => op.waitForSync(), timeoutMs: config.syncTimeoutMs, onMissed: syncFailed },
+    firstSync: { wait: () => op.waitForSync(), timeoutMs: config.syncTimeoutMs, onMissed: p.syncFailed },
     onLeading: (leading) => metrics.leader.set(leading ? 1 : 0),
     electionFields: { identity: config.identity, lease },
-    ...(le.enabled
-      ? {
-          election: (callbacks) => {
-            logger.info('leader election', { identity: config.identity, lease, leaseDurationMs: le.leaseDurationMs, renewDeadlineMs: le.renewDeadlineMs, retryPeriodMs: le.retryPeriodMs });
-            return new LeaderElector({
-              kube,
-              clock,
-              config: { namespace: le.namespace, name: le.name, identity: config.identity, leaseDurationMs: le.leaseDurationMs, renewDeadlineMs: le.renewDeadlineMs, retryPeriodMs: le.retryPeriodMs },
-              callbacks,
-            });
-          },
-        }
-      : {}),
+    ...(le.enabled ? { election } : {}),
   });
-  manager.add(cachesRunnable(op, config));
-  if (config.httpAddress) manager.add(httpRunnable(config.httpAddress, manager, metrics, logger));
-  if (config.webhook.enabled) {
-    // Loaded only when switched on: its certificate library (node-forge) costs some 5 MiB of RSS at
-    // load, which an operator without the webhook should not pay (scale benchmark, docs/sizing.md).
-    const { WebhookRunnable } = await import('./webhook/run.js');
-    const recorder = new EventRecorder({
-      kube: webhookKube,
-      clock,
-      instance: config.identity,
-      enabled: !config.dryRun,
-      onError: (err) => logger.warn('could not record event', { error: errorMessage(err) }),
-      onRecorded: (reason) => metrics.event(reason),
-    });
-    // Every replica serves the webhook, leader or not: it reads the caches, it writes nothing.
-    const webhook = (ref.webhook = new WebhookRunnable({ settings: config.webhook, kube: webhookKube, caches: op.caches, policy: config.policy, logger, clock, dryRun: config.dryRun, synced: () => op.synced, recorder, metrics }));
-    manager.add(webhook);
-    void op.waitForSync().then(() => webhook.synced());
-  }
-  manager.add(reconcilerRunnable(op, logger), { leaderOnly: true });
-  // The credential check (src/registry/): on the leader only, once the caches have synced.
-  if (config.credentials.enabled) {
-    const checker = (ref.checker = credentialCheck({ settings: config.credentials, kube, sources: op.caches.sources, policy: config.policy, logger, clock, identity: config.identity, dryRun: config.dryRun, metrics }));
-    manager.add(credentialCheckRunnable(op, checker), { leaderOnly: true });
-  }
-  return manager.run(signalled(logger));
+}
+
+/**
+ * The webhook, on every replica, leader or not: it reads the caches, it writes nothing. Loaded
+ * only when switched on: its certificate library (node-forge) costs some 5 MiB of RSS at load,
+ * which an operator without the webhook should not pay (scale benchmark, docs/sizing.md).
+ */
+async function newWebhook(config: Readonly<Config>, p: RunParts): Promise<WebhookRunnable> {
+  const { kube, logger, clock, op, metrics } = p;
+  const { WebhookRunnable } = await import('./webhook/run.js');
+  const recorder = new EventRecorder({
+    kube,
+    clock,
+    instance: config.identity,
+    enabled: !config.dryRun,
+    onError: (err) => logger.warn('could not record event', { error: errorMessage(err) }),
+    onRecorded: (reason) => metrics.event(reason),
+  });
+  return new WebhookRunnable({ settings: config.webhook, kube, caches: op.caches, policy: config.policy, logger, clock, dryRun: config.dryRun, synced: () => op.synced, recorder, metrics });
 }
 
 /** --once: sync, reconcile every namespace (retrying transient errors), print the summary. */

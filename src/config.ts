@@ -10,7 +10,7 @@ import { parseSelector } from './domain/selector.js';
 import { DEFAULT_REGISTRY_HOSTS } from './domain/sources.js';
 
 export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
-export type Command = 'run' | 'cleanup' | 'status' | 'help' | 'version';
+export type Command = 'run' | 'cleanup' | 'status';
 
 export interface Config {
   command: Command;
@@ -236,6 +236,151 @@ function webhookSettings(address: string, url: string, certValidityMs: number, n
 }
 
 /**
+ * What argv asks for before any flag is read: --help (or -h) and --version answer even when the
+ * environment holds an invalid value.
+ */
+export function infoRequest(argv: readonly string[]): 'help' | 'version' | undefined {
+  if (argv.includes('--help') || argv.includes('-h')) return 'help';
+  if (argv.includes('--version')) return 'version';
+  return undefined;
+}
+
+/** The flags of one command line: a flag wins over its environment variable, which wins over the default. */
+class Flags {
+  readonly command: Command;
+  readonly #values: Record<string, string | boolean | undefined>;
+  readonly #explicit: Record<string, string> = {};
+  readonly #env: Readonly<Record<string, string | undefined>>;
+
+  constructor(argv: readonly string[], env: Readonly<Record<string, string | undefined>>) {
+    this.#env = env;
+    const options: Record<string, { type: 'string' | 'boolean'; short?: string }> = {};
+    for (const f of FLAGS) options[f.name] = { type: f.boolean ? 'boolean' : 'string' };
+    options['output'] = { type: 'string', short: 'o' };
+    // Boolean flags also take an explicit value, as in Go and kubebuilder manifests: --leader-elect=true, --dry-run=false.
+    const args = argv.filter((a) => {
+      const m = /^--([a-z-]+)=(.*)$/.exec(a);
+      const f = m && FLAGS.find((x) => x.boolean && x.name === m[1]);
+      if (!m || !f) return true;
+      this.#explicit[f.name] = String(parseBool(f.name, m[2] ?? ''));
+      return false;
+    });
+    const { values, positionals } = parseArgs({ args, options, allowPositionals: true, strict: true });
+    this.#values = values;
+    if (positionals.length > 1) throw new Error(`unexpected arguments: ${positionals.slice(1).join(' ')}`);
+    const cmd = positionals[0] ?? 'run';
+    if (cmd !== 'run' && cmd !== 'cleanup' && cmd !== 'status') throw new Error(`unknown command "${cmd}" (run, cleanup or status)`);
+    this.command = cmd;
+  }
+
+  /** The value of --name, else its environment variable, else `fallback`, else its default. */
+  get(name: string, fallback?: string): string {
+    const f = FLAGS.find((x) => x.name === name);
+    if (!f) throw new Error(`unknown flag ${name}`);
+    const explicit = this.#explicit[name];
+    if (explicit !== undefined) return explicit;
+    const v = this.#values[name];
+    if (v !== undefined) return String(v);
+    return this.#env[f.env] ?? fallback ?? f.def;
+  }
+
+  bool(name: string): boolean {
+    return parseBool(name, this.get(name));
+  }
+
+  /** A duration flag, within its DURATION_RANGES. */
+  duration(name: string): number {
+    const range = DURATION_RANGES[name];
+    if (!range) throw new Error(`no range for --${name}`);
+    const ms = this.#parsed(name, parseDuration);
+    const [min, max] = range;
+    if (ms < min || ms > max) throw new Error(`--${name}: ${this.get(name).trim()} is out of range (${formatDuration(min)} to ${formatDuration(max)})`);
+    return ms;
+  }
+
+  /** A size flag, within SOURCE_SIZE_RANGE. */
+  size(name: string): number {
+    const n = this.#parsed(name, parseSize);
+    const [min, max] = SOURCE_SIZE_RANGE;
+    if (n < min || n > max) throw new Error(`--${name}: ${this.get(name).trim()} is out of range (1Ki to 1Mi)`);
+    return n;
+  }
+
+  /** A number flag, at least `min`. */
+  number(name: string, min: number): number {
+    const v = Number(this.get(name));
+    if (!Number.isFinite(v) || v < min) throw new Error(`--${name}: "${this.get(name)}" is not a number >= ${min}`);
+    return v;
+  }
+
+  #parsed<T>(name: string, parse: (text: string) => T): T {
+    try {
+      return parse(this.get(name));
+    } catch (err) {
+      throw new Error(`--${name}: ${(err as Error).message}`);
+    }
+  }
+}
+
+/** The flags that decide desired state. */
+function policyOf(f: Flags): Policy {
+  const sourceNamespace = f.get('source-namespace').trim();
+  if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(sourceNamespace)) throw new Error(`--source-namespace: "${sourceNamespace}" is not a namespace name`);
+  const registryHosts = list(f.get('registry-hosts'));
+  if (registryHosts.length === 0) throw new Error('--registry-hosts: the list is empty');
+  let namespaceSelector;
+  try {
+    namespaceSelector = parseSelector(f.get('namespace-selector'));
+  } catch (err) {
+    throw new Error(`--namespace-selector: ${(err as Error).message}`);
+  }
+  const sas = f.get('service-accounts').trim();
+  return Object.freeze({
+    sourceNamespace,
+    registryHosts: Object.freeze(registryHosts),
+    excludeNamespaces: Object.freeze(list(f.get('exclude-namespaces'))),
+    namespaceSelector: Object.freeze(namespaceSelector),
+    serviceAccounts: sas === '*' || sas === '' ? 'all' : Object.freeze(list(sas)),
+    orphanGraceMs: f.duration('orphan-grace'),
+    maxSourceBytes: f.size('max-source-size'),
+  });
+}
+
+function leaderElectionOf(f: Flags, env: Readonly<Record<string, string | undefined>>): LeaderElectionSettings {
+  const namespace = f.get('lease-namespace', env['POD_NAMESPACE'] || undefined).trim();
+  if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(namespace)) throw new Error(`--lease-namespace: "${namespace}" is not a namespace name`);
+  const name = f.get('lease-name').trim();
+  if (!/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(name)) throw new Error(`--lease-name: "${name}" is not a valid object name`);
+  const leaseDurationMs = f.duration('lease-duration');
+  if (leaseDurationMs % 1000 !== 0) throw new Error(`--lease-duration: must be whole seconds (the Lease stores seconds)`);
+  const renewDeadlineMs = f.duration('renew-deadline');
+  const retryPeriodMs = f.duration('retry-period');
+  if (renewDeadlineMs >= leaseDurationMs) throw new Error(`--renew-deadline (${f.get('renew-deadline')}) must be less than --lease-duration (${f.get('lease-duration')})`);
+  if (retryPeriodMs >= renewDeadlineMs) throw new Error(`--retry-period (${f.get('retry-period')}) must be less than --renew-deadline (${f.get('renew-deadline')})`);
+  return Object.freeze({ enabled: f.bool('leader-elect'), namespace, name, leaseDurationMs, renewDeadlineMs, retryPeriodMs });
+}
+
+function credentialsOf(f: Flags, env: Readonly<Record<string, string | undefined>>): CredentialSettings {
+  const intervalMs = f.duration('verify-interval');
+  const namespace = f.get('operator-namespace', env['POD_NAMESPACE'] || undefined).trim();
+  if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(namespace)) throw new Error(`--operator-namespace: "${namespace}" is not a namespace name`);
+  return Object.freeze({ enabled: f.bool('verify-credentials'), intervalMs, namespace });
+}
+
+function clientOf(f: Flags, renewDeadlineMs: number): ClientSettings {
+  const requestTimeoutMs = f.duration('request-timeout');
+  return Object.freeze({
+    qps: f.number('qps', 0),
+    burst: Math.floor(f.number('burst', 1)),
+    requestTimeoutMs,
+    listTimeoutMs: requestTimeoutMs * 4,
+    // client-go bounds each Lease request by half the renew deadline, so that a leader that
+    // cannot renew notices in time and stops before any standby may take over.
+    leaseTimeoutMs: Math.min(requestTimeoutMs, Math.max(100, Math.floor(renewDeadlineMs / 2))),
+  });
+}
+
+/**
  * Builds the Config from argv (without node and script) and an environment. Throws on invalid
  * input. `suffix` makes the identity unique when POD_NAME is not set (random unless given).
  */
@@ -245,135 +390,34 @@ export function loadConfig(
   hostname: string,
   suffix: string = randomBytes(3).toString('hex'),
 ): Readonly<Config> {
-  const options: Record<string, { type: 'string' | 'boolean'; short?: string }> = { help: { type: 'boolean' }, version: { type: 'boolean' } };
-  for (const f of FLAGS) options[f.name] = { type: f.boolean ? 'boolean' : 'string' };
-  options['output'] = { type: 'string', short: 'o' };
-  // Boolean flags also take an explicit value, as in Go and kubebuilder manifests: --leader-elect=true, --dry-run=false.
-  const explicit: Record<string, string> = {};
-  const args = argv.filter((a) => {
-    const m = /^--([a-z-]+)=(.*)$/.exec(a);
-    const f = m && FLAGS.find((x) => x.boolean && x.name === m[1]);
-    if (!m || !f) return true;
-    explicit[f.name] = String(parseBool(f.name, m[2] ?? ''));
-    return false;
-  });
-  const { values, positionals } = parseArgs({ args, options, allowPositionals: true, strict: true });
-  const get = (name: string, fallback?: string): string => {
-    const f = FLAGS.find((x) => x.name === name);
-    if (!f) throw new Error(`unknown flag ${name}`);
-    if (explicit[name] !== undefined) return explicit[name];
-    const v = values[name];
-    if (v !== undefined) return String(v);
-    return env[f.env] ?? fallback ?? f.def;
-  };
-  if (positionals.length > 1) throw new Error(`unexpected arguments: ${positionals.slice(1).join(' ')}`);
-  const cmd = positionals[0] ?? 'run';
-  if (cmd !== 'run' && cmd !== 'cleanup' && cmd !== 'status') throw new Error(`unknown command "${cmd}" (run, cleanup or status)`);
-  const command: Command = values['help'] ? 'help' : values['version'] ? 'version' : cmd;
-
-  const logLevel = get('log-level');
+  const f = new Flags(argv, env);
+  const logLevel = f.get('log-level');
   if (!['error', 'warn', 'info', 'debug'].includes(logLevel)) throw new Error(`--log-level: "${logLevel}" is not error, warn, info or debug`);
-  const workers = Number(get('workers'));
-  if (!Number.isInteger(workers) || workers < 1 || workers > 64) throw new Error(`--workers: "${get('workers')}" is not an integer from 1 to 64`);
-  const sas = get('service-accounts').trim();
-  const sourceNamespace = get('source-namespace').trim();
-  if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(sourceNamespace)) throw new Error(`--source-namespace: "${sourceNamespace}" is not a namespace name`);
-  const registryHosts = list(get('registry-hosts'));
-  if (registryHosts.length === 0) throw new Error('--registry-hosts: the list is empty');
-  let namespaceSelector;
-  try {
-    namespaceSelector = parseSelector(get('namespace-selector'));
-  } catch (err) {
-    throw new Error(`--namespace-selector: ${(err as Error).message}`);
-  }
-  const dur = (name: string): number => {
-    const range = DURATION_RANGES[name];
-    if (!range) throw new Error(`no range for --${name}`);
-    let ms: number;
-    try {
-      ms = parseDuration(get(name));
-    } catch (err) {
-      throw new Error(`--${name}: ${(err as Error).message}`);
-    }
-    const [min, max] = range;
-    if (ms < min || ms > max) throw new Error(`--${name}: ${get(name).trim()} is out of range (${formatDuration(min)} to ${formatDuration(max)})`);
-    return ms;
-  };
-  const size = (name: string): number => {
-    let n: number;
-    try {
-      n = parseSize(get(name));
-    } catch (err) {
-      throw new Error(`--${name}: ${(err as Error).message}`);
-    }
-    const [min, max] = SOURCE_SIZE_RANGE;
-    if (n < min || n > max) throw new Error(`--${name}: ${get(name).trim()} is out of range (1Ki to 1Mi)`);
-    return n;
-  };
-  const leaseNamespace = get('lease-namespace', env['POD_NAMESPACE'] || undefined).trim();
-  if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(leaseNamespace)) throw new Error(`--lease-namespace: "${leaseNamespace}" is not a namespace name`);
-  const leaseName = get('lease-name').trim();
-  if (!/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(leaseName)) throw new Error(`--lease-name: "${leaseName}" is not a valid object name`);
-  const leaseDurationMs = dur('lease-duration');
-  if (leaseDurationMs % 1000 !== 0) throw new Error(`--lease-duration: must be whole seconds (the Lease stores seconds)`);
-  const renewDeadlineMs = dur('renew-deadline');
-  const retryPeriodMs = dur('retry-period');
-  if (renewDeadlineMs >= leaseDurationMs) throw new Error(`--renew-deadline (${get('renew-deadline')}) must be less than --lease-duration (${get('lease-duration')})`);
-  if (retryPeriodMs >= renewDeadlineMs) throw new Error(`--retry-period (${get('retry-period')}) must be less than --renew-deadline (${get('renew-deadline')})`);
-  const num = (name: string, min: number): number => {
-    const v = Number(get(name));
-    if (!Number.isFinite(v) || v < min) throw new Error(`--${name}: "${get(name)}" is not a number >= ${min}`);
-    return v;
-  };
-  const qps = num('qps', 0);
-  const burst = Math.floor(num('burst', 1));
-  const requestTimeoutMs = dur('request-timeout');
-  const verifyIntervalMs = dur('verify-interval');
-  const operatorNamespace = get('operator-namespace', env['POD_NAMESPACE'] || undefined).trim();
-  if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(operatorNamespace)) throw new Error(`--operator-namespace: "${operatorNamespace}" is not a namespace name`);
-  const output = get('output').trim();
+  const workers = Number(f.get('workers'));
+  if (!Number.isInteger(workers) || workers < 1 || workers > 64) throw new Error(`--workers: "${f.get('workers')}" is not an integer from 1 to 64`);
+  const policy = policyOf(f);
+  const leaderElection = leaderElectionOf(f, env);
+  const credentials = credentialsOf(f, env);
+  const output = f.get('output').trim();
   if (output !== 'table' && output !== 'json') throw new Error(`--output: "${output}" is not table or json`);
   const config: Config = {
-    command,
-    policy: Object.freeze({
-      sourceNamespace,
-      registryHosts: Object.freeze(registryHosts),
-      excludeNamespaces: Object.freeze(list(get('exclude-namespaces'))),
-      namespaceSelector: Object.freeze(namespaceSelector),
-      serviceAccounts: sas === '*' || sas === '' ? 'all' : Object.freeze(list(sas)),
-      orphanGraceMs: dur('orphan-grace'),
-      maxSourceBytes: size('max-source-size'),
-    }),
-    kubeconfig: get('kubeconfig').trim() || undefined,
-    resyncPeriodMs: dur('resync-period'),
+    command: f.command,
+    policy,
+    kubeconfig: f.get('kubeconfig').trim() || undefined,
+    resyncPeriodMs: f.duration('resync-period'),
     workers,
-    dryRun: parseBool('dry-run', get('dry-run')),
-    once: parseBool('once', get('once')),
+    dryRun: f.bool('dry-run'),
+    once: f.bool('once'),
     logLevel: logLevel as LogLevel,
-    httpAddress: get('http-address').trim(),
-    unhealthyAfterMs: dur('unhealthy-after'),
+    httpAddress: f.get('http-address').trim(),
+    unhealthyAfterMs: f.duration('unhealthy-after'),
     identity: env['POD_NAME'] || `${hostname}-${process.pid}-${suffix}`,
-    leaderElection: Object.freeze({
-      enabled: parseBool('leader-elect', get('leader-elect')),
-      namespace: leaseNamespace,
-      name: leaseName,
-      leaseDurationMs,
-      renewDeadlineMs,
-      retryPeriodMs,
-    }),
-    client: Object.freeze({
-      qps,
-      burst,
-      requestTimeoutMs,
-      listTimeoutMs: requestTimeoutMs * 4,
-      // client-go bounds each Lease request by half the renew deadline, so that a leader that
-      // cannot renew notices in time and stops before any standby may take over.
-      leaseTimeoutMs: Math.min(requestTimeoutMs, Math.max(100, Math.floor(renewDeadlineMs / 2))),
-    }),
-    syncTimeoutMs: dur('sync-timeout'),
-    webhook: webhookSettings(get('webhook-address').trim(), get('webhook-url').trim(), dur('webhook-cert-validity'), env['POD_NAMESPACE'] || 'pullsecret-operator'),
+    leaderElection,
+    client: clientOf(f, leaderElection.renewDeadlineMs),
+    syncTimeoutMs: f.duration('sync-timeout'),
+    webhook: webhookSettings(f.get('webhook-address').trim(), f.get('webhook-url').trim(), f.duration('webhook-cert-validity'), env['POD_NAMESPACE'] || 'pullsecret-operator'),
     output,
-    credentials: Object.freeze({ enabled: parseBool('verify-credentials', get('verify-credentials')), intervalMs: verifyIntervalMs, namespace: operatorNamespace }),
+    credentials,
   };
   return Object.freeze(config);
 }

@@ -6,10 +6,11 @@
 import os from 'node:os';
 import { KubeConfig } from '@kubernetes/client-node';
 import { cleanup } from './cleanup.js';
-import { type Config, USAGE, loadConfig } from './config.js';
+import { type Config, USAGE, infoRequest, loadConfig } from './config.js';
 import { runOperator } from './app.js';
-import { createKube } from './kube/client.js';
-import { createLogger, errorMessage } from './log.js';
+import { systemClock } from './clock.js';
+import { type Kube, createKube } from './kube/client.js';
+import { type Logger, createLogger, errorMessage } from './log.js';
 import { formatStatusJson, formatStatusTable, readStatus, statusExitCode } from './status.js';
 import { readVersion } from './version.js';
 
@@ -18,13 +19,9 @@ const WEBHOOK_REQUEST_TIMEOUT_MS = 2000;
 
 async function main(): Promise<number> {
   const argv = process.argv.slice(2);
-  // --help and --version answer even when the environment holds an invalid value.
-  if (argv.includes('--help') || argv.includes('-h')) {
-    process.stdout.write(USAGE);
-    return 0;
-  }
-  if (argv.includes('--version')) {
-    process.stdout.write(`pullsecret-operator ${readVersion()}\n`);
+  const info = infoRequest(argv);
+  if (info !== undefined) {
+    process.stdout.write(info === 'help' ? USAGE : `pullsecret-operator ${readVersion()}\n`);
     return 0;
   }
   let config: Readonly<Config>;
@@ -33,14 +30,6 @@ async function main(): Promise<number> {
   } catch (err) {
     console.error(`pullsecret-operator: ${errorMessage(err)}\n\n${USAGE}`);
     return 2;
-  }
-  if (config.command === 'help') {
-    process.stdout.write(USAGE);
-    return 0;
-  }
-  if (config.command === 'version') {
-    process.stdout.write(`pullsecret-operator ${readVersion()}\n`);
-    return 0;
   }
   const logger = createLogger(config.logLevel);
   const kc = new KubeConfig();
@@ -54,34 +43,41 @@ async function main(): Promise<number> {
     requestTimeoutMs: config.client.requestTimeoutMs,
     listTimeoutMs: config.client.listTimeoutMs,
     leaseTimeoutMs: config.client.leaseTimeoutMs,
+    clock: systemClock,
   });
   try {
-    if (config.command === 'cleanup') {
-      const r = await cleanup(kube, logger, config.dryRun);
-      process.stdout.write(`cleanup: ${r.serviceAccounts} ServiceAccounts cleaned, ${r.secrets} copies deleted${config.dryRun ? ' (dry run)' : ''}\n`);
-      return 0;
-    }
-    if (config.command === 'status') {
-      const r = await readStatus(kube, config.policy, Date.now(), config.credentials.namespace);
-      process.stdout.write(config.output === 'json' ? formatStatusJson(r) : formatStatusTable(r));
-      return statusExitCode(r);
-    }
-    if (!config.webhook.enabled) return await runOperator(config, logger, { kube });
-    // The webhook's own client: not throttled by the token bucket and not queued behind the
-    // reconciler's requests, with deadlines short enough for its 3 s admission timeout.
-    const webhookKube = await createKube(kc, {
-      userAgent: `pullsecret-operator/${readVersion()} (${config.identity}; webhook)`,
-      qps: 0,
-      requestTimeoutMs: WEBHOOK_REQUEST_TIMEOUT_MS,
-      listTimeoutMs: config.client.listTimeoutMs,
-    });
-    try {
-      return await runOperator(config, logger, { kube, webhookKube });
-    } finally {
-      webhookKube.close();
-    }
+    return await command(config, logger, kc, kube);
   } finally {
     kube.close();
+  }
+}
+
+/** Runs the command of `config`; resolves its exit code. */
+async function command(config: Readonly<Config>, logger: Logger, kc: KubeConfig, kube: Kube): Promise<number> {
+  if (config.command === 'cleanup') {
+    const r = await cleanup(kube, logger, config.dryRun);
+    process.stdout.write(`cleanup: ${r.serviceAccounts} ServiceAccounts cleaned, ${r.secrets} copies deleted${config.dryRun ? ' (dry run)' : ''}\n`);
+    return 0;
+  }
+  if (config.command === 'status') {
+    const r = await readStatus(kube, config.policy, systemClock.now(), config.credentials.namespace);
+    process.stdout.write(config.output === 'json' ? formatStatusJson(r) : formatStatusTable(r));
+    return statusExitCode(r);
+  }
+  if (!config.webhook.enabled) return runOperator(config, logger, { kube }, systemClock);
+  // The webhook's own client: not throttled by the token bucket and not queued behind the
+  // reconciler's requests, with deadlines short enough for its 3 s admission timeout.
+  const webhookKube = await createKube(kc, {
+    userAgent: `pullsecret-operator/${readVersion()} (${config.identity}; webhook)`,
+    qps: 0,
+    requestTimeoutMs: WEBHOOK_REQUEST_TIMEOUT_MS,
+    listTimeoutMs: config.client.listTimeoutMs,
+    clock: systemClock,
+  });
+  try {
+    return await runOperator(config, logger, { kube, webhookKube }, systemClock);
+  } finally {
+    webhookKube.close();
   }
 }
 

@@ -60,7 +60,8 @@ export interface ManagerOptions {
   electionFields?: Record<string, unknown>;
 }
 
-type Outcome = 'signal' | 'lost' | 'sync-timeout' | 'failed';
+/** Why run() ends. */
+type Ending = 'signal' | 'lost' | 'sync-timeout' | 'failed';
 
 export class Manager {
   #o: ManagerOptions;
@@ -102,64 +103,14 @@ export class Manager {
 
   /** Runs until a signal (resolves 0), a lost Lease, a missed first sync or a failed runnable (1). */
   async run(signalled: Promise<void>): Promise<number> {
-    const { logger } = this.#o;
-    for (const r of this.#always) {
-      try {
-        await r.start();
-      } catch (err) {
-        logger.error('runnable failed to start; stopping', { runnable: r.name, error: errorMessage(err) });
-        await this.#bounded(this.#stopGroup(this.#always));
-        return 1;
-      }
-    }
-    let timer: Timer | undefined;
-    const syncMissed = new Promise<'sync-timeout'>((resolve) => {
-      timer = this.#o.clock.setTimeout(() => resolve('sync-timeout'), this.#o.firstSync.timeoutMs);
-    });
-    void this.#o.firstSync.wait().then(() => this.#o.clock.clearTimeout(timer));
-
-    let onLost: (e: StoppedLeading) => void = () => undefined;
-    const lost = new Promise<'lost'>((resolve) => {
-      onLost = () => resolve('lost');
-    });
-    const election = this.#o.election?.({
-      onStartedLeading: () => {
-        this.#o.onLeading?.(true);
-        logger.info('became leader', this.#o.electionFields ?? {});
-        if (!this.#stopping) this.#startLeader();
-      },
-      onStoppedLeading: (e) => {
-        this.#o.onLeading?.(false);
-        if (e.reason === 'stopped') {
-          const fields = { ...this.#o.electionFields, ...(e.error === undefined ? {} : { error: errorMessage(e.error) }) };
-          if (e.released) logger.info('leadership released', fields);
-          else logger.warn('stopped leading without releasing the lease', fields);
-          return;
-        }
-        // Stop writing now: drop every waiting key; run() returns before in-flight ones go further.
-        for (const r of this.#leader) r.abort?.();
-        logger.error('lost leadership', { ...this.#o.electionFields, reason: e.reason, ...(e.error === undefined ? {} : { error: errorMessage(e.error) }) });
-        onLost(e);
-      },
-      onNewLeader: (leader) => logger.info('new leader observed', { ...this.#o.electionFields, leader }),
-    });
-    let electing: Promise<void> = Promise.resolve();
-    if (election) {
-      this.#o.onLeading?.(false);
-      electing = election.run();
-      void this.#o.firstSync.wait().then(() => {
-        if (!election.isLeader) logger.info('caches synced; standing by', this.#o.electionFields ?? {});
-      });
-    } else {
-      this.#o.onLeading?.(true);
-      this.#startLeader();
-    }
-
-    const outcome: Outcome = await Promise.race([signalled.then(() => 'signal' as const), lost, syncMissed, this.#failed]);
-    this.#o.clock.clearTimeout(timer);
+    if (!(await this.#startAlways())) return 1;
+    const firstSync = this.#firstSyncDeadline();
+    const { election, electing, lost } = this.#elect();
+    const ending: Ending = await Promise.race([signalled.then(() => 'signal' as const), lost, firstSync.missed, this.#failed]);
+    firstSync.cancel();
     this.#stopping = true;
-    if (outcome === 'lost') return 1;
-    if (outcome === 'sync-timeout') {
+    if (ending === 'lost') return 1;
+    if (ending === 'sync-timeout') {
       // Nothing was written, and the informers may hang in a LIST: no drain, just exit. A leader
       // hands the Lease over at once rather than hold it idle; a standby has nothing to hand over
       // and does not wait for its elector's request in flight.
@@ -175,8 +126,78 @@ export class Manager {
     // Release only when nothing is in flight any more; after a timed-out drain the Lease expires instead.
     if (election) await this.#bounded(election.stop({ release: drained === 'drained' }).then(() => electing));
     await this.#bounded(this.#stopGroup(this.#always));
-    logger.info('stopped', { result: drained });
-    return outcome === 'failed' ? 1 : 0;
+    this.#o.logger.info('stopped', { result: drained });
+    return ending === 'failed' ? 1 : 0;
+  }
+
+  /** Starts the always group in order; false (after stopping what started) when one fails to start. */
+  async #startAlways(): Promise<boolean> {
+    for (const r of this.#always) {
+      try {
+        await r.start();
+      } catch (err) {
+        this.#o.logger.error('runnable failed to start; stopping', { runnable: r.name, error: errorMessage(err) });
+        await this.#bounded(this.#stopGroup(this.#always));
+        return false;
+      }
+    }
+    return true;
+  }
+
+  /** The first sync's deadline, whatever any runnable does. */
+  #firstSyncDeadline(): { missed: Promise<'sync-timeout'>; cancel(): void } {
+    let timer: Timer | undefined;
+    const missed = new Promise<'sync-timeout'>((resolve) => {
+      timer = this.#o.clock.setTimeout(() => resolve('sync-timeout'), this.#o.firstSync.timeoutMs);
+    });
+    void this.#o.firstSync.wait().then(() => this.#o.clock.clearTimeout(timer));
+    return { missed, cancel: () => this.#o.clock.clearTimeout(timer) };
+  }
+
+  /**
+   * Starts leading at once without an election; with one, runs it (`electing` ends with it). `lost`
+   * resolves if leadership is lost: the leader group is aborted, not drained.
+   */
+  #elect(): { election: Election | undefined; electing: Promise<void>; lost: Promise<'lost'> } {
+    const { logger } = this.#o;
+    const fields = this.#o.electionFields ?? {};
+    let onLost: (e: StoppedLeading) => void = () => undefined;
+    const lost = new Promise<'lost'>((resolve) => {
+      onLost = () => resolve('lost');
+    });
+    const election = this.#o.election?.({
+      onStartedLeading: () => {
+        this.#o.onLeading?.(true);
+        logger.info('became leader', fields);
+        if (!this.#stopping) this.#startLeader();
+      },
+      onStoppedLeading: (e) => {
+        this.#o.onLeading?.(false);
+        if (e.reason === 'stopped') return this.#logStopped(e);
+        // Stop writing now: drop every waiting key; run() returns before in-flight ones go further.
+        for (const r of this.#leader) r.abort?.();
+        logger.error('lost leadership', { ...fields, reason: e.reason, ...(e.error === undefined ? {} : { error: errorMessage(e.error) }) });
+        onLost(e);
+      },
+      onNewLeader: (leader) => logger.info('new leader observed', { ...fields, leader }),
+    });
+    if (!election) {
+      this.#o.onLeading?.(true);
+      this.#startLeader();
+      return { election, electing: Promise.resolve(), lost };
+    }
+    this.#o.onLeading?.(false);
+    const electing = election.run();
+    void this.#o.firstSync.wait().then(() => {
+      if (!election.isLeader) logger.info('caches synced; standing by', fields);
+    });
+    return { election, electing, lost };
+  }
+
+  #logStopped(e: StoppedLeading): void {
+    const fields = { ...this.#o.electionFields, ...(e.error === undefined ? {} : { error: errorMessage(e.error) }) };
+    if (e.released) this.#o.logger.info('leadership released', fields);
+    else this.#o.logger.warn('stopped leading without releasing the lease', fields);
   }
 
   #startLeader(): void {

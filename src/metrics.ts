@@ -96,6 +96,7 @@ export class Metrics implements OperatorMetrics, WebhookStatusMetrics {
    * `namespaceStatuses` and `sourceStatuses`: the states `pullsecret-operator status` reports, from
    * the caches; undefined until they have synced (the gauges then have no series).
    */
+  // eslint-disable-next-line max-lines-per-function -- one declaration per metric read at scrape time: a table, not logic
   constructor(
     opts: {
       defaultMetrics?: boolean;

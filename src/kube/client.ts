@@ -34,17 +34,15 @@ export type ErrorKind =
 /** An API error with the kind the controller acts on. Its message never contains request bodies. */
 export class KubeError extends Error {
   readonly kind: ErrorKind;
-  readonly status: number | undefined;
-  /** The same as `status`, under the name watch callers test for (a 410 relists). */
+  /** The HTTP status, when the server answered (a watch's caller tests it for 410: relist). */
   readonly statusCode: number | undefined;
   /** How long the server asked us to wait before retrying (a 429 or 503's Retry-After), in ms. */
   readonly retryAfterMs: number | undefined;
-  constructor(kind: ErrorKind, status: number | undefined, message: string, retryAfterMs?: number) {
+  constructor(kind: ErrorKind, statusCode: number | undefined, message: string, retryAfterMs?: number) {
     super(message);
     this.name = 'KubeError';
     this.kind = kind;
-    this.status = status;
-    this.statusCode = status;
+    this.statusCode = statusCode;
     this.retryAfterMs = retryAfterMs;
   }
 }
@@ -363,39 +361,72 @@ interface WireList<T> {
   metadata?: { resourceVersion?: string; continue?: string };
 }
 
-/** The HTTPS implementation of Kube. */
+/** What every group of calls shares: the transport and the options of each kind of request. */
+interface Calls {
+  t: Transport;
+  /** GETs, writes and Events. */
+  req: SendOptions;
+  /** One page of a LIST. */
+  page: SendOptions;
+  /** Lease requests, on their own lane. */
+  lease: SendOptions;
+  /** The fieldManager query of writes. */
+  fm: string;
+  /** The fieldManager query of server-side applies (force: the operator owns what it applies). */
+  apply: string;
+}
+
+/** The HTTPS implementation of Kube: the calls of each API group, on one transport. */
 export async function createKube(kc: KubeConfig, options: ClientOptions = {}): Promise<Kube & { close(): void }> {
   const requestTimeoutMs = options.requestTimeoutMs ?? CLIENT_DEFAULTS.requestTimeoutMs;
-  const req: SendOptions = { timeoutMs: requestTimeoutMs, limited: true };
-  const page: SendOptions = { timeoutMs: options.listTimeoutMs ?? CLIENT_DEFAULTS.listTimeoutMs, limited: true };
-  const leaseReq: SendOptions = { timeoutMs: options.leaseTimeoutMs ?? CLIENT_DEFAULTS.leaseTimeoutMs, limited: false, lease: true };
   const clock = options.clock ?? systemClock;
   const t = await transport(kc, options.userAgent ?? 'pullsecret-operator', new TokenBucket(options.qps ?? 0, options.burst ?? 1, clock), clock);
-  const fm = queryString({ fieldManager: options.fieldManager ?? 'pullsecret-operator' });
+  const c: Calls = {
+    t,
+    req: { timeoutMs: requestTimeoutMs, limited: true },
+    page: { timeoutMs: options.listTimeoutMs ?? CLIENT_DEFAULTS.listTimeoutMs, limited: true },
+    lease: { timeoutMs: options.leaseTimeoutMs ?? CLIENT_DEFAULTS.leaseTimeoutMs, limited: false, lease: true },
+    fm: queryString({ fieldManager: options.fieldManager ?? 'pullsecret-operator' }),
+    apply: queryString({ fieldManager: options.fieldManager ?? 'pullsecret-operator', force: true }),
+  };
   const watchConnectTimeoutMs = options.watchConnectTimeoutMs ?? requestTimeoutMs;
-  const list = async <T>(r: Route, what: string, opts: ListOptions = {}): Promise<ListResult<T>> => {
-    const q = queryString({ labelSelector: opts.labelSelector, limit: opts.limit, continue: opts.continue, resourceVersion: opts.continue ? undefined : opts.resourceVersion });
-    const l = await send<WireList<T>>(t, r, q, what, page);
-    const out: ListResult<T> = { items: l.items ?? [], resourceVersion: l.metadata?.resourceVersion ?? '' };
-    if (l.metadata?.continue) out.continue = l.metadata.continue;
-    return out;
-  };
-  const orUndefined = async <R>(p: Promise<R>): Promise<R | undefined> => {
-    try {
-      return await p;
-    } catch (err) {
-      if (err instanceof KubeError && err.kind === 'NotFound') return undefined;
-      throw err;
-    }
-  };
-  const secretBody = (s: SecretLike): unknown => ({ apiVersion: 'v1', kind: 'Secret', ...s });
-  const leaseBody = (l: V1Lease): unknown => ({ apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', ...l });
-  const mwcBody = (m: V1MutatingWebhookConfiguration): unknown => ({ ...m, apiVersion: 'admissionregistration.k8s.io/v1', kind: 'MutatingWebhookConfiguration' });
   return {
     close: () => (t.agent.destroy(), t.leaseAgent.destroy(), t.watchAgent.destroy()),
-    listNamespaces: (opts) => list<V1Namespace>(route({ verb: 'list', group: '', resource: 'namespaces' }), 'list namespaces', opts),
-    listSecrets: (namespace, opts) => list<V1Secret>(route({ verb: 'list', group: '', resource: 'secrets', namespace }), `list secrets${namespace ? ` in ${namespace}` : ''}`, opts),
-    listServiceAccounts: (opts) => list<V1ServiceAccount>(route({ verb: 'list', group: '', resource: 'serviceaccounts' }), 'list serviceaccounts', opts),
+    ...coreCalls(c),
+    ...leaseCalls(c),
+    ...admissionCalls(c),
+    ...configMapCalls(c),
+    watch: (path, query, onEvent, done) => watch(t, path, query, onEvent, done, watchConnectTimeoutMs),
+  };
+}
+
+async function list<T>(c: Calls, r: Route, what: string, opts: ListOptions = {}): Promise<ListResult<T>> {
+  const q = queryString({ labelSelector: opts.labelSelector, limit: opts.limit, continue: opts.continue, resourceVersion: opts.continue ? undefined : opts.resourceVersion });
+  const l = await send<WireList<T>>(c.t, r, q, what, c.page);
+  const out: ListResult<T> = { items: l.items ?? [], resourceVersion: l.metadata?.resourceVersion ?? '' };
+  if (l.metadata?.continue) out.continue = l.metadata.continue;
+  return out;
+}
+
+/** `p`'s value, or undefined for a 404. */
+async function orUndefined<R>(p: Promise<R>): Promise<R | undefined> {
+  try {
+    return await p;
+  } catch (err) {
+    if (err instanceof KubeError && err.kind === 'NotFound') return undefined;
+    throw err;
+  }
+}
+
+const secretBody = (s: SecretLike): unknown => ({ apiVersion: 'v1', kind: 'Secret', ...s });
+
+/** Namespaces, Secrets, ServiceAccounts and Events (the core group). */
+function coreCalls(c: Calls): Pick<Kube, 'listNamespaces' | 'listSecrets' | 'listServiceAccounts' | 'getSecret' | 'createSecret' | 'replaceSecret' | 'deleteSecret' | 'getServiceAccount' | 'patchServiceAccount' | 'createEvent' | 'getNamespace'> {
+  const { t, req, fm } = c;
+  return {
+    listNamespaces: (opts) => list<V1Namespace>(c, route({ verb: 'list', group: '', resource: 'namespaces' }), 'list namespaces', opts),
+    listSecrets: (namespace, opts) => list<V1Secret>(c, route({ verb: 'list', group: '', resource: 'secrets', namespace }), `list secrets${namespace ? ` in ${namespace}` : ''}`, opts),
+    listServiceAccounts: (opts) => list<V1ServiceAccount>(c, route({ verb: 'list', group: '', resource: 'serviceaccounts' }), 'list serviceaccounts', opts),
     getSecret: (namespace, name) => orUndefined(send<V1Secret>(t, route({ verb: 'get', group: '', resource: 'secrets', namespace, name }), '', `get secret ${namespace}/${name}`, req)),
     createSecret: async (s) => {
       const { namespace } = s.metadata;
@@ -432,12 +463,29 @@ export async function createKube(kc: KubeConfig, options: ClientOptions = {}): P
         reportingInstance: e.reportingInstance,
       });
     },
-    getLease: (namespace, name) => orUndefined(send<V1Lease>(t, route({ verb: 'get', group: 'coordination.k8s.io', resource: 'leases', namespace, name }), '', `get lease ${namespace}/${name}`, leaseReq)),
-    createLease: (lease) => send<V1Lease>(t, route({ verb: 'create', group: 'coordination.k8s.io', resource: 'leases', namespace: lease.metadata?.namespace }), '', 'create lease', leaseReq, leaseBody(lease)),
-    replaceLease: (lease) =>
-      send<V1Lease>(t, route({ verb: 'update', group: 'coordination.k8s.io', resource: 'leases', namespace: lease.metadata?.namespace, name: lease.metadata?.name ?? '' }), '', 'update lease', leaseReq, leaseBody(lease)),
-    watch: (path, query, onEvent, done) => watch(t, path, query, onEvent, done, watchConnectTimeoutMs),
     getNamespace: (name) => orUndefined(send<V1Namespace>(t, route({ verb: 'get', group: '', resource: 'namespaces', name }), '', `get namespace ${name}`, req)),
+  };
+}
+
+const leaseBody = (l: V1Lease): unknown => ({ apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', ...l });
+
+/** Leases (leader election), on the Lease lane. */
+function leaseCalls(c: Calls): Pick<Kube, 'getLease' | 'createLease' | 'replaceLease'> {
+  const { t } = c;
+  return {
+    getLease: (namespace, name) => orUndefined(send<V1Lease>(t, route({ verb: 'get', group: 'coordination.k8s.io', resource: 'leases', namespace, name }), '', `get lease ${namespace}/${name}`, c.lease)),
+    createLease: (lease) => send<V1Lease>(t, route({ verb: 'create', group: 'coordination.k8s.io', resource: 'leases', namespace: lease.metadata?.namespace }), '', 'create lease', c.lease, leaseBody(lease)),
+    replaceLease: (lease) =>
+      send<V1Lease>(t, route({ verb: 'update', group: 'coordination.k8s.io', resource: 'leases', namespace: lease.metadata?.namespace, name: lease.metadata?.name ?? '' }), '', 'update lease', c.lease, leaseBody(lease)),
+  };
+}
+
+const mwcBody = (m: V1MutatingWebhookConfiguration): unknown => ({ ...m, apiVersion: 'admissionregistration.k8s.io/v1', kind: 'MutatingWebhookConfiguration' });
+
+/** The MutatingWebhookConfiguration (the admission webhook's caBundle, and its registration with --webhook-url). */
+function admissionCalls(c: Calls): Pick<Kube, 'getMutatingWebhookConfiguration' | 'createMutatingWebhookConfiguration' | 'replaceMutatingWebhookConfiguration' | 'patchMutatingWebhookConfiguration'> {
+  const { t, req, fm } = c;
+  return {
     getMutatingWebhookConfiguration: (name) =>
       orUndefined(send<V1MutatingWebhookConfiguration>(t, route({ verb: 'get', group: 'admissionregistration.k8s.io', resource: 'mutatingwebhookconfigurations', name }), '', `get mutatingwebhookconfiguration ${name}`, req)),
     createMutatingWebhookConfiguration: (mwc) =>
@@ -454,11 +502,17 @@ export async function createKube(kc: KubeConfig, options: ClientOptions = {}): P
     patchMutatingWebhookConfiguration: async (name, ops) => {
       await send(t, route({ verb: 'patch', group: 'admissionregistration.k8s.io', resource: 'mutatingwebhookconfigurations', name }), fm, `patch mutatingwebhookconfiguration ${name}`, req, ops, 'application/json-patch+json');
     },
+  };
+}
+
+/** The ConfigMap of the credential check's results (src/registry/run.ts writes it, src/status.ts reads it). */
+function configMapCalls(c: Calls): Pick<Kube, 'getConfigMap' | 'applyConfigMap'> {
+  const { t, req } = c;
+  return {
     getConfigMap: (namespace, name) => orUndefined(send<{ data?: Record<string, string> }>(t, route({ verb: 'get', group: '', resource: 'configmaps', namespace, name }), '', `get configmap ${namespace}/${name}`, req)),
     applyConfigMap: async (namespace, name, labels, data) => {
       const body = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, namespace, labels }, data };
-      const q = queryString({ fieldManager: options.fieldManager ?? 'pullsecret-operator', force: true });
-      await send(t, route({ verb: 'patch', group: '', resource: 'configmaps', namespace, name }), q, `apply configmap ${namespace}/${name}`, req, body, 'application/apply-patch+yaml');
+      await send(t, route({ verb: 'patch', group: '', resource: 'configmaps', namespace, name }), c.apply, `apply configmap ${namespace}/${name}`, req, body, 'application/apply-patch+yaml');
     },
   };
 }
@@ -490,31 +544,9 @@ async function watch(
       res.on('error', (err) => finish(err));
       return;
     }
-    res.setEncoding('utf8');
-    let partial = '';
-    res.on('data', (chunk: string) => {
-      partial += chunk;
-      let nl: number;
-      while ((nl = partial.indexOf('\n')) >= 0) {
-        const line = partial.slice(0, nl);
-        partial = partial.slice(nl + 1);
-        if (line.trim() === '') continue;
-        let ev: { type?: string; object?: unknown };
-        try {
-          ev = JSON.parse(line) as { type?: string; object?: unknown };
-        } catch (err) {
-          req.destroy();
-          finish(err);
-          return;
-        }
-        try {
-          onEvent(ev.type ?? '', ev.object);
-        } catch (err) {
-          req.destroy();
-          finish(err);
-          return;
-        }
-      }
+    readEvents(res, onEvent, (err) => {
+      req.destroy();
+      finish(err);
     });
     res.on('end', () => finish(null));
     res.on('error', (err) => finish(err));
@@ -534,4 +566,30 @@ async function watch(
       finish(null);
     },
   };
+}
+
+/**
+ * Hands each line of a watch's body to `onEvent` as (type, object). A line that does not parse,
+ * or an `onEvent` that throws, ends the stream: `fail` is called once and nothing more is read.
+ */
+function readEvents(res: http.IncomingMessage, onEvent: (type: string, obj: unknown) => void, fail: (err: unknown) => void): void {
+  res.setEncoding('utf8');
+  let partial = '';
+  let failed = false;
+  res.on('data', (chunk: string) => {
+    partial += chunk;
+    let nl: number;
+    while (!failed && (nl = partial.indexOf('\n')) >= 0) {
+      const line = partial.slice(0, nl);
+      partial = partial.slice(nl + 1);
+      if (line.trim() === '') continue;
+      try {
+        const ev = JSON.parse(line) as { type?: string; object?: unknown };
+        onEvent(ev.type ?? '', ev.object);
+      } catch (err) {
+        failed = true;
+        fail(err);
+      }
+    }
+  });
 }

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
-import { type Config, DURATION_RANGES, FLAGS, loadConfig, parseDuration, parseSize } from '../../src/config.js';
+import { type Config, DURATION_RANGES, FLAGS, infoRequest, loadConfig, parseDuration, parseSize } from '../../src/config.js';
 import { parseSelector } from '../../src/domain/selector.js';
 import { DEFAULT_REGISTRY_HOSTS } from '../../src/domain/sources.js';
 
@@ -157,8 +157,6 @@ const valueCases: { name: string; argv: string[]; env: Record<string, string>; p
   { name: 'TestPodNameIsIdentity', argv: [], env: { POD_NAME: 'pso-abc' }, pick: (c) => c.identity, want: 'pso-abc' },
   { name: 'TestCleanupCommand', argv: ['cleanup'], env: {}, pick: (c) => c.command, want: 'cleanup' },
   { name: 'TestRunCommand', argv: ['run', '--once'], env: {}, pick: (c) => [c.command, c.once], want: ['run', true] },
-  { name: 'TestHelp', argv: ['--help'], env: {}, pick: (c) => c.command, want: 'help' },
-  { name: 'TestVersion', argv: ['cleanup', '--version'], env: {}, pick: (c) => c.command, want: 'version' },
   { name: 'TestVerifyCredentialsOff', argv: ['--verify-credentials=false'], env: {}, pick: (c) => c.credentials.enabled, want: false },
   { name: 'TestVerifyCredentialsEnvOffFlagOn', argv: ['--verify-credentials'], env: { PSO_VERIFY_CREDENTIALS: 'false' }, pick: (c) => c.credentials.enabled, want: true },
   { name: 'TestVerifyIntervalEnv', argv: [], env: { PSO_VERIFY_INTERVAL: '15m' }, pick: (c) => c.credentials.intervalMs, want: 900_000 },
@@ -235,3 +233,16 @@ for (const c of boolCases) {
 test('loadConfig: TestBooleanFlagRejectsANonBoolean', () => {
   assert.throws(() => loadConfig(['--once=maybe'], {}, HOST, 'abc123'), /--once/);
 });
+
+const infoCases: { name: string; argv: string[]; want: 'help' | 'version' | undefined }[] = [
+  { name: 'TestHelp', argv: ['--help'], want: 'help' },
+  { name: 'TestShortHelp', argv: ['status', '-h'], want: 'help' },
+  { name: 'TestVersion', argv: ['cleanup', '--version'], want: 'version' },
+  { name: 'TestNeither', argv: ['run', '--once'], want: undefined },
+];
+
+for (const c of infoCases) {
+  test(`infoRequest: ${c.name}`, () => {
+    assert.equal(infoRequest(c.argv), c.want);
+  });
+}
