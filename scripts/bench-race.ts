@@ -11,6 +11,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { AdmissionregistrationV1Api, CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { startControlPlane } from '../test/harness/control-plane.js';
 import { applyIbmSecrets } from '../test/harness/fixtures.js';
@@ -73,7 +74,7 @@ export async function raceBench(argv: string[]): Promise<void> {
           const sa = await core.createNamespacedServiceAccount({ namespace: 'race-probe', body: { metadata: { name: `probe-${i}` } } });
           await core.deleteNamespacedServiceAccount({ namespace: 'race-probe', name: `probe-${i}` });
           if ((sa.imagePullSecrets ?? []).length > 0) break;
-          await new Promise((r) => setTimeout(r, 200));
+          await sleep(200);
         }
       }
       const idle = await run(false);

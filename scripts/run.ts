@@ -11,6 +11,7 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { type ControlPlane, killProcessesSync, startControlPlane } from '../test/harness/control-plane.js';
 import { applyIbmSecrets } from '../test/harness/fixtures.js';
@@ -101,7 +102,7 @@ async function demo(): Promise<number> {
       console.log(`${new Date().toISOString()}\n${table}\n`);
       last = table;
     }
-    await new Promise((r) => setTimeout(r, 1000));
+    await sleep(1000);
   }
 }
 

@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { AdmissionregistrationV1Api, AppsV1Api, CoordinationV1Api, CoreV1Api, KubeConfig, type V1Pod } from '@kubernetes/client-node';
 import { type ControlPlane, isRunning, startControlPlane } from '../harness/control-plane.js';
 import { waitFor } from '../harness/kube.js';
@@ -291,7 +292,7 @@ describe('end to end, on a real node', () => {
     kubectl(['-n', OP_NS, 'rollout', 'restart', 'deployment/pullsecret-operator-a', 'deployment/pullsecret-operator-b']);
     for (const n of names) {
       await core.createNamespace({ body: { metadata: { name: n } } });
-      await new Promise((r) => setTimeout(r, 500));
+      await sleep(500);
     }
     await waitFor('both Deployments rolled out', deploymentsReady, 180000);
     for (const n of names) {

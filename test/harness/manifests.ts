@@ -12,6 +12,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import {
   ApiException,
   type Configuration,
@@ -229,7 +230,7 @@ export async function waitForAdmissionPolicy(kubeconfigPath: string, namespace: 
       );
     if (denied) return;
     if (Date.now() > deadline) throw new Error(`the admission policy was not in force for ${kubeconfigPath} within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 200));
+    await sleep(200);
   }
 }
 

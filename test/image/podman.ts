@@ -8,6 +8,7 @@ import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { LogLine } from '../harness/operator.js';
 
 const run = promisify(execFile);
@@ -104,7 +105,7 @@ export class Container {
       if (found) return found;
       if (exited) throw new Error(`container exited while waiting for ${what}; stderr tail:\n${this.#stderr.slice(-3000)}`);
       if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; stderr tail:\n${this.#stderr.slice(-3000)}`);
-      await new Promise((r) => setTimeout(r, 20));
+      await sleep(20);
     }
   }
 }

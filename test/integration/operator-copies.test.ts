@@ -4,6 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { V1Secret } from '@kubernetes/client-node';
 import { FAKE_API_KEY } from '../harness/fixtures.js';
 import { MANAGED, SOURCE, Scenario, fixtureCopies, mergePatch } from '../harness/scenario.js';
@@ -155,7 +156,7 @@ describe('copies of the source namespace pull secrets', () => {
     });
     assert.equal(ev.reason, 'InvalidSource');
     // Give the operator time to act on the rotation it must not copy, then judge.
-    await new Promise((r) => setTimeout(r, 2000));
+    await sleep(2000);
     for (const ns of [teamA, teamD]) {
       const c = await s.secret(ns, `${ns}-uk-icr-io`);
       assert.ok(c, `the copy in ${ns} stays`);

@@ -8,6 +8,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { startOperator } from '../harness/operator.js';
 import { Scenario, mergePatch } from '../harness/scenario.js';
 
@@ -74,7 +75,7 @@ describe('health, readiness and metrics', () => {
         .sort();
     await s.waitFor('the first Events', async () => (await list()).length === 2);
     const resyncs = s.operator!.logs.filter((l) => l.message === 'periodic resync').length;
-    await new Promise((r) => setTimeout(r, 3500));
+    await sleep(3500);
     assert.ok(s.operator!.logs.filter((l) => l.message === 'periodic resync').length - resyncs >= 3, 'resyncs happened meanwhile');
     assert.deepEqual(await list(), ['default', ns].sort(), 'one Event in each place, however many reconciles saw the problem');
   });
@@ -92,7 +93,7 @@ describe('an API server that cannot be reached', () => {
     try {
       await op.waitForLog((l) => l.message === 'watch failed; restarting', 10000, 'a failed list');
       assert.equal((await get(op.httpPort, '/readyz')).status, 503);
-      await new Promise((r) => setTimeout(r, 1500));
+      await sleep(1500);
       const h = await get(op.httpPort, '/healthz');
       assert.equal(h.status, 500, h.body);
       assert.match(h.body, /failing/);

@@ -3,6 +3,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { V1Secret } from '@kubernetes/client-node';
 import { OPT_OUT, Scenario, fixtureCopies, mergePatch, orUndefined } from '../harness/scenario.js';
 
@@ -66,7 +67,7 @@ describe('namespaces', () => {
       await s.core.replaceNamespacedSecret({ namespace: s.source, name: 'all-icr-io', body: { ...src, data: { '.dockerconfigjson': rotated } } });
       const other = s.namespaces.find((n) => n.endsWith('-new')) ?? '';
       await s.waitFor('the rotation to reach another namespace', async () => (await s.secret(other, 'all-icr-io'))?.data?.['.dockerconfigjson'] === rotated);
-      await new Promise((r) => setTimeout(r, 1000));
+      await sleep(1000);
       const lines = op.logs.slice(mark).filter((l) => l['namespace'] === ns);
       assert.deepEqual(lines.filter((l) => l.level !== 'debug'), [], 'no writes, warnings or retries for the terminating namespace');
       assert.ok(lines.some((l) => l.message === 'namespace left alone'), 'the rotation did reach it, and it was left alone');

@@ -4,6 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { V1Secret } from '@kubernetes/client-node';
 import { Scenario, mergePatch } from '../harness/scenario.js';
 
@@ -27,7 +28,7 @@ describe('sources that go away', () => {
   it('keeps the copies of a deleted source for the grace period, then removes them and their ServiceAccount entries', async () => {
     const deletedAt = Date.now();
     await s.core.deleteNamespacedSecret({ namespace: s.source, name: 'default-us-icr-io' });
-    await new Promise((r) => setTimeout(r, GRACE_MS / 2));
+    await sleep(GRACE_MS / 2);
     assert.ok(await s.secret(ns, `${ns}-us-icr-io`), 'still there within the grace period');
     assert.ok((await s.pullSecretNames(ns)).includes(`${ns}-us-icr-io`));
     await s.waitFor('the copy removed after the grace period', async () => (await s.secret(ns, `${ns}-us-icr-io`)) === undefined, GRACE_MS + 10000);
@@ -42,9 +43,9 @@ describe('sources that go away', () => {
     const src = (await s.secret(s.source, 'default-uk-icr-io')) as V1Secret;
     const copy = await s.secret(ns, `${ns}-uk-icr-io`);
     await s.core.deleteNamespacedSecret({ namespace: s.source, name: 'default-uk-icr-io' });
-    await new Promise((r) => setTimeout(r, GRACE_MS / 4));
+    await sleep(GRACE_MS / 4);
     await s.core.createNamespacedSecret({ namespace: s.source, body: { metadata: { name: 'default-uk-icr-io' }, type: src.type, data: src.data } });
-    await new Promise((r) => setTimeout(r, GRACE_MS + 1500));
+    await sleep(GRACE_MS + 1500);
     const now = await s.secret(ns, `${ns}-uk-icr-io`);
     assert.equal(now?.metadata?.uid, copy?.metadata?.uid, 'the same copy, never deleted');
     assert.ok((await s.pullSecretNames(ns)).includes(`${ns}-uk-icr-io`));
@@ -52,7 +53,7 @@ describe('sources that go away', () => {
 
   it('treats a source that stops qualifying (copy=false) like a deleted one', async () => {
     await s.core.patchNamespacedSecret({ namespace: s.source, name: 'default-icr-io', body: { metadata: { labels: { 'pullsecret-operator.io/copy': 'false' } } } }, mergePatch);
-    await new Promise((r) => setTimeout(r, GRACE_MS / 2));
+    await sleep(GRACE_MS / 2);
     assert.ok(await s.secret(ns, `${ns}-icr-io`), 'kept within the grace period');
     await s.waitFor('removed after the grace period', async () => (await s.secret(ns, `${ns}-icr-io`)) === undefined, GRACE_MS + 10000);
     assert.ok(!(await s.pullSecretNames(ns)).includes(`${ns}-icr-io`));

@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { PassThrough } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { V1Namespace, V1ServiceAccount } from '@kubernetes/client-node';
 import { Operator } from '../../src/controller/operator.js';
 import { pullSecretsMergePatch } from '../../src/domain/patches.js';
@@ -219,7 +220,7 @@ describe('robustness (in-process operator, injected faults, real API server)', (
       await s.waitFor('the namespace controller to empty it', async () => (await s.copies(ns)).length === 0, 30000);
       operator.queue.add(ns);
       await s.waitFor('the final outcome', async () => logs.some((l) => l.message === 'namespace is terminating; nothing more to do' && l['namespace'] === ns));
-      await new Promise((r) => setTimeout(r, 300));
+      await sleep(300);
       assert.equal(operator.queue.numRequeues(ns), 0, 'not requeued');
       assert.equal(logs.filter((l) => l.message === 'reconcile failed; retrying with backoff' && l['namespace'] === ns).length, 0);
     } finally {

@@ -13,6 +13,7 @@ import type { NamespaceStatus, SourceStatus } from '../../src/domain/status.js';
 import { installStatusReader } from '../harness/manifests.js';
 import { startOperator } from '../harness/operator.js';
 import { OPT_OUT, Scenario, fixtureCopies, mergePatch } from '../harness/scenario.js';
+import { samples } from '../harness/metrics.js';
 
 interface Report {
   namespaces: NamespaceStatus[];
@@ -118,7 +119,7 @@ describe('pullsecret-operator status', () => {
     const port = s.operator?.httpPort;
     const count = async (state: string): Promise<number> => {
       const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-      return Number(new RegExp(`^pullsecret_operator_namespaces\\{state="${state}"\\} (\\d+)$`, 'm').exec(text)?.[1] ?? NaN);
+      return samples(text, 'pullsecret_operator_namespaces').find((x) => x.labels['state'] === state)?.value ?? NaN;
     };
     const report = JSON.parse((await status('json')).out) as Report;
     const outOfSync = report.namespaces.filter((n) => n.state === 'out-of-sync').length;
