@@ -143,8 +143,9 @@ export class Reconciler {
         if (plan.verdict.reason === 'gone') this.forgetNamespace(namespace);
         return;
       }
-      // 3. Apply.
-      return await this.#apply(namespace, observed.namespace, plan, summary);
+      // 3. Apply, less the writes whose object has a write of ours on the way: the cache still shows
+      //    what that write replaced. Judged now, with the observation, not while applying.
+      return await this.#apply(namespace, observed.namespace, this.#withoutPending(namespace, plan), summary);
     } catch (err) {
       if (isNamespaceTerminating(err)) {
         this.#d.logger.info('namespace is terminating; nothing more to do', { namespace });
@@ -184,21 +185,28 @@ export class Reconciler {
     this.#report(namespace, ns, plan.reports, summary);
     // b. Creates and updates, at once: a namespace's copies are independent. One whose name turns
     //    out to be held by a secret not ours: plan again.
-    const upserts = await all(this.#notPending(namespace, 'Secret', plan.upserts, actionName), (a) => this.#applySecret(namespace, a, summary));
+    const upserts = await all(plan.upserts, (a) => this.#applySecret(namespace, a, summary));
     if (upserts.includes('foreign')) return PLAN_AGAIN;
     // c. ServiceAccounts, at once: each is its own object.
-    await all(this.#notPending(namespace, 'ServiceAccount', plan.serviceAccounts, (a) => a.name), (a) => this.#patchServiceAccount(namespace, a, plan, summary));
+    await all(plan.serviceAccounts, (a) => this.#patchServiceAccount(namespace, a, plan, summary));
     // d. Grace clocks that start now are written on their copies, so a restart keeps them.
-    await all(this.#notPending(namespace, 'Secret', plan.marks, (m) => m.name), (m) => this.#markOrphan(namespace, m.name, m.since));
+    await all(plan.marks, (m) => this.#markOrphan(namespace, m.name, m.since));
     // e. Deletes last, once no ServiceAccount names them.
-    await all(this.#notPending(namespace, 'Secret', plan.deletes, actionName), (a) => this.#applySecret(namespace, a, summary));
+    await all(plan.deletes, (a) => this.#applySecret(namespace, a, summary));
     summary.copies = plan.wanted;
     return plan.requeueAfterMs === undefined ? undefined : { requeueAfterMs: plan.requeueAfterMs };
   }
 
-  /** The actions whose object has no write of ours on the way (its event would show the cache is past it). */
-  #notPending<T>(namespace: string, kind: 'Secret' | 'ServiceAccount', actions: readonly T[], name: (a: T) => string): T[] {
-    return actions.filter((a) => !this.expectations.pending(kind, namespace, name(a)));
+  /** The plan less the writes to objects that have a write of ours on the way (Expectations). */
+  #withoutPending(namespace: string, plan: Plan): Plan {
+    const ready = (kind: 'Secret' | 'ServiceAccount', name: string): boolean => !this.expectations.pending(kind, namespace, name);
+    return {
+      ...plan,
+      upserts: plan.upserts.filter((a) => ready('Secret', actionName(a))),
+      serviceAccounts: plan.serviceAccounts.filter((a) => ready('ServiceAccount', a.name)),
+      marks: plan.marks.filter((m) => ready('Secret', m.name)),
+      deletes: plan.deletes.filter((a) => ready('Secret', actionName(a))),
+    };
   }
 
   /** Reads again each name the plan leaves alone as foreign; false (and forgotten) when one is gone or ours now. */
