@@ -7,10 +7,11 @@
  * ServiceAccounts each (`default`, made by kube-controller-manager, and S-1 more) and K IBM-style
  * sources in `default`, then measures, in the same run:
  *
- * 1. The floor: a client with no caches and one keep-alive agent of 32 sockets. It lists the
- *    ServiceAccounts once; then, 32 namespaces at a time, makes the K creates at once and one
- *    resourceVersion-guarded PUT per ServiceAccount. Its rotation is a GET and a PUT per copy, 32
- *    at a time. Then everything it wrote is removed again.
+ * 1. The floor: the operator's own client (src/kube/client.ts, one keep-alive agent of 32 sockets)
+ *    with no caches. It lists the ServiceAccounts once; then, 32 namespaces at a time, makes the K
+ *    creates at once and the operator's own write of each ServiceAccount (one resourceVersion-
+ *    guarded merge patch). Its rotation is a GET and a PUT per copy, 32 at a time. Then everything
+ *    it wrote is removed again.
  * 2. The operator: the compiled bundle (package.json's bin) with the NODE_OPTIONS of
  *    manifests/base/deployment.yaml and its default flags; cold-start convergence timed from process
  *    start, 30 s of idle, then the rotation of one source. PSO_VERIFY_CREDENTIALS is passed on
@@ -26,83 +27,79 @@
  * churn (create and delete namespaces in a loop) and samples its RSS, to show that no
  * per-namespace state outlives its namespace.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
-import https from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { startControlPlane, type ControlPlane } from '../test/harness/control-plane.js';
-import { REPO_ROOT } from '../test/harness/operator.js';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { CoreV1Api, KubeConfig, type V1Secret, type V1ServiceAccount } from '@kubernetes/client-node';
+import { pages } from '../src/cleanup.js';
+import { pullSecretsChange } from '../src/domain/desired.js';
+import { MANAGED_BY_LABEL, MANAGED_BY_VALUE, SOURCE_ANNOTATION } from '../src/domain/naming.js';
+import { MANAGED_SELECTOR } from '../src/domain/ownership.js';
+import { pullSecretsMergePatch } from '../src/domain/patches.js';
+import type { SecretLike, ServiceAccountLike } from '../src/domain/types.js';
+import { type Kube, type ListOptions, type ListResult, createKube } from '../src/kube/client.js';
+import { serviceAccountOf } from '../src/kube/ingest.js';
+import { startControlPlane, type ControlPlane } from '../test/harness/control-plane.js';
+import { apiserverMetrics } from '../test/harness/kube.js';
+import { WRITE_VERBS, samples, sum } from '../test/harness/metrics.js';
+import { REPO_ROOT, bundlePath, startOperator } from '../test/harness/operator.js';
 
-const MANAGED = 'app.kubernetes.io/managed-by=pullsecret-operator';
 const SOURCE_NAMES = ['all-icr-io', 'default-us-icr-io', 'default-uk-icr-io', 'default-de-icr-io', 'default-au-icr-io', 'default-jp-icr-io', 'default-icr-io'];
 const REGISTRY_OF: Record<string, string> = { 'all-icr-io': 'icr.io', 'default-icr-io': 'icr.io' };
 const FLOOR_CONCURRENCY = 32;
 
 // ---------------------------------------------------------------------------------------------
-// A bare client: one keep-alive agent of 32 sockets, JSON in and out.
+// The clients: the operator's own (src/kube/client.ts: one keep-alive agent of 32 sockets, the
+// floor's transport too), and client-node's for what the operator never does (creating namespaces
+// and ServiceAccounts).
 
-interface Client {
-  req<T = unknown>(method: string, path: string, body?: unknown): Promise<T>;
-  watch(path: string, onEvent: (type: string, obj: Obj) => void): { abort(): void };
-  metrics(): Promise<string>;
-  close(): void;
+interface Clients {
+  kc: KubeConfig;
+  kube: Kube & { close(): void };
+  core: CoreV1Api;
 }
 
-interface Obj {
-  metadata: { name: string; namespace?: string; resourceVersion?: string; labels?: Record<string, string>; annotations?: Record<string, string> };
-  type?: string;
-  data?: Record<string, string>;
-  imagePullSecrets?: { name?: string }[];
+async function connect(plane: ControlPlane): Promise<Clients> {
+  const kc = new KubeConfig();
+  kc.loadFromFile(plane.kubeconfigPath);
+  return { kc, kube: await createKube(kc, { userAgent: 'pullsecret-operator-bench', qps: 0 }), core: kc.makeApiClient(CoreV1Api) };
 }
 
-function client(plane: ControlPlane): Client {
-  const tls = { ca: readFileSync(plane.caCertPath), cert: readFileSync(plane.adminCertPath), key: readFileSync(plane.adminKeyPath) };
-  const agent = new https.Agent({ ...tls, keepAlive: true, maxSockets: FLOOR_CONCURRENCY });
-  const watchAgent = new https.Agent({ ...tls, keepAlive: false });
-  const req = <T>(method: string, path: string, body?: unknown): Promise<T> =>
-    new Promise((resolve, reject) => {
-      const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
-      const r = https.request(`${plane.server}${path}`, { method, agent, headers: { Accept: 'application/json', ...(payload ? { 'Content-Type': 'application/json', 'Content-Length': payload.length } : {}) } }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => {
-          const text = Buffer.concat(chunks).toString('utf8');
-          if ((res.statusCode ?? 0) >= 300) reject(Object.assign(new Error(`${method} ${path}: ${res.statusCode} ${text.slice(0, 200)}`), { code: res.statusCode }));
-          else resolve((text.startsWith('{') ? JSON.parse(text) : text) as T);
-        });
-      });
-      r.on('error', reject);
-      r.end(payload);
+/**
+ * A watch whose events are handed on as objects; abort() may come before it has started. A watch
+ * the server ends (or that is closed under it, a slow reader on a busy machine) is opened again
+ * from the last resourceVersion it delivered, so no event between is lost.
+ */
+function watchObjects<T>(kube: Kube, path: string, query: Record<string, string | number | boolean>, onEvent: (type: string, obj: T) => void): { abort(): void } {
+  let aborted = false;
+  let current: Promise<{ abort(): void }> | undefined;
+  let rv = String(query['resourceVersion'] ?? '');
+  const open = (): void => {
+    current = kube.watch(path, { ...query, resourceVersion: rv }, (type, obj) => {
+      rv = (obj as { metadata?: { resourceVersion?: string } } | null)?.metadata?.resourceVersion ?? rv;
+      if (type !== 'BOOKMARK') onEvent(type, obj as T);
+    }, () => {
+      if (!aborted) setTimeout(open, 100);
     });
-  return {
-    req,
-    watch(path, onEvent) {
-      let partial = '';
-      const r = https.get(`${plane.server}${path}${path.includes('?') ? '&' : '?'}watch=true`, { agent: watchAgent }, (res) => {
-        res.setEncoding('utf8');
-        res.on('data', (chunk: string) => {
-          partial += chunk;
-          let nl: number;
-          while ((nl = partial.indexOf('\n')) >= 0) {
-            const line = partial.slice(0, nl);
-            partial = partial.slice(nl + 1);
-            if (line.trim()) {
-              const ev = JSON.parse(line) as { type: string; object: Obj };
-              onEvent(ev.type, ev.object);
-            }
-          }
-        });
-      });
-      r.on('error', () => undefined);
-      return { abort: () => r.destroy() };
-    },
-    metrics: () => req<string>('GET', '/metrics'),
-    close: () => (agent.destroy(), watchAgent.destroy()),
   };
+  open();
+  return {
+    abort: () => {
+      aborted = true;
+      void current?.then((w) => w.abort());
+    },
+  };
+}
+
+/** Every object of a collection, page by page. */
+async function listAll<T>(list: (o: ListOptions) => Promise<ListResult<T>>): Promise<T[]> {
+  const items: T[] = [];
+  for await (const page of pages(list)) items.push(...page);
+  return items;
 }
 
 /** Runs fn over items, `n` at a time. */
@@ -115,53 +112,42 @@ async function pool<T>(items: readonly T[], n: number, fn: (item: T) => Promise<
   );
 }
 
-async function retry409<T>(fn: () => Promise<T>): Promise<T | undefined> {
+/** fn's value, or undefined when it met a 409 (the object exists already, or changed meanwhile). */
+async function ignore409<T>(fn: () => Promise<T>): Promise<T | undefined> {
   try {
     return await fn();
   } catch (err) {
-    if ((err as { code?: number }).code === 409) return undefined;
+    const e = err as { code?: number; statusCode?: number };
+    if (e.code === 409 || e.statusCode === 409) return undefined;
     throw err;
   }
-}
-
-async function listAll(c: Client, path: string): Promise<{ items: Obj[]; rv: string }> {
-  const items: Obj[] = [];
-  let cont = '';
-  let rv = '';
-  do {
-    const l = await c.req<{ items: Obj[]; metadata: { continue?: string; resourceVersion: string } }>('GET', `${path}${path.includes('?') ? '&' : '?'}limit=500${cont ? `&continue=${encodeURIComponent(cont)}` : ''}`);
-    items.push(...l.items);
-    cont = l.metadata.continue ?? '';
-    rv = l.metadata.resourceVersion;
-  } while (cont);
-  return { items, rv };
 }
 
 // ---------------------------------------------------------------------------------------------
 // The API server's request counters.
 
 type Counts = Record<string, number>;
+
+/** apiserver_request_total for namespaces, secrets and serviceaccounts, by verb. */
 const OTHER_RESOURCES = ['configmaps', 'events'];
 
 /**
- * apiserver_request_total for namespaces, secrets and serviceaccounts (or `resources`), by verb.
- * configmaps and events are counted apart: the credential check's published results and Warning Events.
+ * apiserver_request_total for namespaces, secrets and serviceaccounts (or `resources`), by verb,
+ * subresources included. configmaps and events are counted apart: the credential check's published
+ * results and Warning Events.
  */
-async function requestCounts(c: Client, resources: readonly string[] = ['namespaces', 'secrets', 'serviceaccounts']): Promise<Counts> {
+async function requestCounts(c: Clients, resources: readonly string[] = ['namespaces', 'secrets', 'serviceaccounts']): Promise<Counts> {
   const out: Counts = {};
-  for (const line of (await c.metrics()).split('\n')) {
-    if (!line.startsWith('apiserver_request_total{')) continue;
-    const resource = /resource="([a-z]+)"/.exec(line)?.[1] ?? '';
-    if (!resources.includes(resource)) continue;
-    const verb = /verb="([A-Z]+)"/.exec(line)?.[1] ?? '';
-    out[verb] = (out[verb] ?? 0) + Number(line.slice(line.lastIndexOf(' ') + 1));
+  for (const x of samples(await apiserverMetrics(c.kc), 'apiserver_request_total')) {
+    if (!resources.includes(x.labels['resource'] ?? '')) continue;
+    const verb = x.labels['verb'] ?? '';
+    out[verb] = (out[verb] ?? 0) + x.value;
   }
   return out;
 }
 
 const diff = (a: Counts, b: Counts): Counts => Object.fromEntries(Object.keys({ ...a, ...b }).map((k) => [k, (b[k] ?? 0) - (a[k] ?? 0)]).filter(([, v]) => v !== 0));
-const WRITES = ['POST', 'PUT', 'PATCH', 'DELETE', 'APPLY'];
-const writes = (c: Counts): number => WRITES.reduce((s, v) => s + (c[v] ?? 0), 0);
+const writes = (c: Counts): number => WRITE_VERBS.reduce((s, v) => s + (c[v] ?? 0), 0);
 const nonWatch = (c: Counts): number => Object.entries(c).filter(([v]) => v !== 'WATCH').reduce((s, [, n]) => s + n, 0);
 const fmtCounts = (c: Counts): string => Object.entries(c).sort().map(([v, n]) => `${v} ${n}`).join(', ') || 'none';
 
@@ -195,36 +181,36 @@ function copyNames(sources: readonly string[], ns: string): string[] {
 }
 
 /** Watches every ServiceAccount; resolves when all of `names`' namespaces list every copy. */
-function convergenceWatch(c: Client, namespaces: readonly string[], sas: number, sources: readonly string[], fromRv: string): { done: Promise<number>; abort(): void } {
+function convergenceWatch(c: Clients, namespaces: readonly string[], sas: number, sources: readonly string[], fromRv: string): { done: Promise<number>; abort(): void } {
   const want = new Map(namespaces.map((ns) => [ns, copyNames(sources, ns)]));
   const ok = new Set<string>();
   const total = namespaces.length * sas;
   let resolve: (t: number) => void = () => undefined;
   const done = new Promise<number>((r) => (resolve = r));
-  const w = c.watch(`/api/v1/serviceaccounts?resourceVersion=${fromRv}&allowWatchBookmarks=true`, (type, sa) => {
-    const ns = sa.metadata.namespace ?? '';
+  const w = watchObjects<V1ServiceAccount>(c.kube, '/api/v1/serviceaccounts', { resourceVersion: fromRv, allowWatchBookmarks: true }, (type, sa) => {
+    const ns = sa.metadata?.namespace ?? '';
     const names = want.get(ns);
     if (!names) return;
-    const key = `${ns}/${sa.metadata.name}`;
+    const key = `${ns}/${sa.metadata?.name ?? ''}`;
     const have = new Set((sa.imagePullSecrets ?? []).map((e) => e.name));
     if (type !== 'DELETED' && names.every((n) => have.has(n))) ok.add(key);
     else ok.delete(key);
     if (ok.size === total) resolve(performance.now());
   });
-  return { done, abort: () => w.abort() };
+  return { done, abort: w.abort };
 }
 
 /** Watches the copies of one source; resolves when every namespace's copy carries `data`. */
-function rotationWatch(c: Client, namespaces: readonly string[], copyName: string, data: Record<string, string>, fromRv: string): { done: Promise<number>; abort(): void } {
+function rotationWatch(c: Clients, namespaces: readonly string[], copyName: string, data: Record<string, string>, fromRv: string): { done: Promise<number>; abort(): void } {
   const pending = new Set(namespaces);
   const want = JSON.stringify(data);
   let resolve: (t: number) => void = () => undefined;
   const done = new Promise<number>((r) => (resolve = r));
-  const w = c.watch(`/api/v1/secrets?labelSelector=${encodeURIComponent(MANAGED)}&fieldSelector=metadata.name%3D${copyName}&resourceVersion=${fromRv}`, (type, s) => {
-    if (type !== 'DELETED' && JSON.stringify(s.data) === want) pending.delete(s.metadata.namespace ?? '');
+  const w = watchObjects<V1Secret>(c.kube, '/api/v1/secrets', { labelSelector: MANAGED_SELECTOR, fieldSelector: `metadata.name=${copyName}`, resourceVersion: fromRv }, (type, s) => {
+    if (type !== 'DELETED' && JSON.stringify(s.data) === want) pending.delete(s.metadata?.namespace ?? '');
     if (pending.size === 0) resolve(performance.now());
   });
-  return { done, abort: () => w.abort() };
+  return { done, abort: w.abort };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -257,11 +243,6 @@ function deploymentNodeOptions(): string {
   return m[1].trim();
 }
 
-function bundlePath(): string {
-  const pkg = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { bin: Record<string, string> };
-  return join(REPO_ROOT, Object.values(pkg.bin)[0] ?? '');
-}
-
 interface OperatorRun {
   pid: number;
   started: number;
@@ -273,32 +254,29 @@ interface OperatorRun {
   stop(): Promise<void>;
 }
 
-function startCompiledOperator(kubeconfig: string, nodeOptions = deploymentNodeOptions()): OperatorRun {
+/** The compiled bundle (the image's), with the Deployment's NODE_OPTIONS and the operator's default flags. */
+async function startCompiledOperator(kubeconfig: string, nodeOptions = deploymentNodeOptions()): Promise<OperatorRun> {
   const started = performance.now();
-  // The operator's default flags; the HTTP port is picked free (8080 may be taken on this machine).
-  const child = spawn(process.execPath, [bundlePath(), '--kubeconfig', kubeconfig, '--http-address', '127.0.0.1:0'], {
-    env: { PATH: process.env.PATH ?? '', NODE_ENV: 'production', NODE_OPTIONS: nodeOptions, POD_NAME: 'bench-0', POD_NAMESPACE: 'default', PSO_VERIFY_CREDENTIALS: process.env.PSO_VERIFY_CREDENTIALS ?? 'true' },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  let tail = '';
   let onSynced: (t: number) => void = () => undefined;
-  let port = 0;
   const synced = new Promise<number>((r) => (onSynced = r));
-  child.stderr.on('data', (d: Buffer) => {
-    const text = d.toString();
-    if (text.includes('"caches synced; reconciling"')) onSynced(performance.now());
-    port ||= Number(/"port":(\d+)/.exec(text)?.[1] ?? 0);
-    tail = (tail + text).slice(-4000);
+  const op = await startOperator({
+    kubeconfig,
+    bundle: true,
+    // The HTTP port is picked free (8080 may be taken on this machine): the harness's default.
+    env: { NODE_ENV: 'production', NODE_OPTIONS: nodeOptions, POD_NAME: 'bench-0', POD_NAMESPACE: 'default', PSO_VERIFY_CREDENTIALS: process.env.PSO_VERIFY_CREDENTIALS ?? 'true' },
+    waitSynced: false,
+    onLog: (l) => {
+      if (l.message === 'caches synced; reconciling') onSynced(performance.now());
+    },
   });
-  const pid = child.pid ?? 0;
+  const pid = op.child.pid ?? 0;
   const samples: Sample[] = [];
   const timer = setInterval(() => {
     const s = sample(pid);
     if (s) samples.push(s);
   }, 100);
-  const exited = new Promise<void>((r) => child.once('exit', () => r()));
-  void exited.then(() => {
-    if (child.exitCode !== 0 && child.signalCode !== 'SIGTERM') console.error(`operator exited ${child.exitCode ?? child.signalCode}; stderr tail:\n${tail}`);
+  void op.exited.then(({ code, signal }) => {
+    if (code !== 0 && signal !== 'SIGTERM') console.error(`operator exited ${code ?? signal}; stderr tail:\n${op.stderr().slice(-4000)}`);
   });
   return {
     pid,
@@ -306,14 +284,13 @@ function startCompiledOperator(kubeconfig: string, nodeOptions = deploymentNodeO
     synced,
     samples,
     heap: async () => {
-      const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-      const v = (name: string): number => Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(text)?.[1] ?? NaN) / 2 ** 20;
+      const text = await (await fetch(`http://127.0.0.1:${op.httpPort}/metrics`)).text();
+      const v = (name: string): number => sum(text, name) / 2 ** 20;
       return `V8 heap used ${v('nodejs_heap_size_used_bytes').toFixed(0)} of ${v('nodejs_heap_size_total_bytes').toFixed(0)} MiB`;
     },
     stop: async () => {
       clearInterval(timer);
-      child.kill('SIGTERM');
-      await exited;
+      await op.stop();
     },
   };
 }
@@ -336,20 +313,20 @@ function build(): void {
 }
 
 /** Creates the sources and N namespaces with S ServiceAccounts each; returns the namespace names. */
-async function populate(c: Client, N: number, S: number, sources: readonly string[], prefix: string): Promise<string[]> {
+async function populate(c: Clients, N: number, S: number, sources: readonly string[], prefix: string): Promise<string[]> {
   for (const name of sources) {
-    await retry409(() => c.req('POST', '/api/v1/namespaces/default/secrets', { metadata: { name }, type: 'kubernetes.io/dockerconfigjson', data: pullSecretData(sourceRegistry(name), 'initial') }));
+    await ignore409(() => c.kube.createSecret({ metadata: { name, namespace: 'default' }, type: 'kubernetes.io/dockerconfigjson', data: pullSecretData(sourceRegistry(name), 'initial') }));
   }
   const names = Array.from({ length: N }, (_, i) => `${prefix}-${String(i).padStart(5, '0')}`);
   const t0 = performance.now();
   await pool(names, FLOOR_CONCURRENCY, async (ns) => {
-    await retry409(() => c.req('POST', '/api/v1/namespaces', { metadata: { name: ns } }));
-    for (let j = 1; j < S; j++) await retry409(() => c.req('POST', `/api/v1/namespaces/${ns}/serviceaccounts`, { metadata: { name: `sa-${j}` } }));
+    await ignore409(() => c.core.createNamespace({ body: { metadata: { name: ns } } }));
+    for (let j = 1; j < S; j++) await ignore409(() => c.core.createNamespacedServiceAccount({ namespace: ns, body: { metadata: { name: `sa-${j}` } } }));
   });
   // The default ServiceAccounts come from kube-controller-manager.
   for (;;) {
-    const { items } = await listAll(c, '/api/v1/serviceaccounts');
-    const n = items.filter((s) => s.metadata.name === 'default' && s.metadata.namespace?.startsWith(`${prefix}-`)).length;
+    const items = await listAll((o) => c.kube.listServiceAccounts(o));
+    const n = items.filter((s) => s.metadata?.name === 'default' && s.metadata.namespace?.startsWith(`${prefix}-`)).length;
     if (n === N) break;
     await sleep(500);
   }
@@ -359,8 +336,7 @@ async function populate(c: Client, N: number, S: number, sources: readonly strin
 
 // ---------------------------------------------------------------------------------------------
 
-const resourceVersionNow = async (c: Client): Promise<string> =>
-  (await c.req<{ metadata: { resourceVersion: string } }>('GET', '/api/v1/namespaces/default/serviceaccounts?limit=1')).metadata.resourceVersion;
+const resourceVersionNow = async (c: Clients): Promise<string> => (await c.kube.listServiceAccounts({ limit: 1 })).resourceVersion;
 
 interface FloorResult {
   convergeMs: number;
@@ -369,76 +345,89 @@ interface FloorResult {
   rot: Counts;
 }
 
-/** The floor: the necessary writes, 32 namespaces at a time, no caches. */
-async function floorRun(c: Client, names: readonly string[], S: number, sources: readonly string[], rotated: string): Promise<FloorResult> {
+/**
+ * The floor: the necessary writes, 32 namespaces at a time, no caches, on the operator's own
+ * client. Each ServiceAccount gets the operator's own write: the resourceVersion-guarded merge
+ * patch of src/domain/patches.ts, computed by the same rule.
+ */
+async function floorRun(c: Clients, names: readonly string[], S: number, sources: readonly string[], rotated: string): Promise<FloorResult> {
   const nsSet = new Set(names);
   const conv = convergenceWatch(c, names, S, sources, await resourceVersionNow(c));
   await sleep(200); // the watch is open
   const c0 = await requestCounts(c);
   const t0 = performance.now();
   const sourceData = new Map<string, Record<string, string>>();
-  for (const name of sources) sourceData.set(name, (await c.req<Obj>('GET', `/api/v1/namespaces/default/secrets/${name}`)).data ?? {});
-  const saList = await c.req<{ items: Obj[] }>('GET', '/api/v1/serviceaccounts');
-  const sasByNs = new Map<string, Obj[]>();
-  for (const sa of saList.items) {
-    const ns = sa.metadata.namespace ?? '';
-    if (nsSet.has(ns)) sasByNs.set(ns, [...(sasByNs.get(ns) ?? []), sa]);
+  for (const name of sources) sourceData.set(name, (await c.kube.getSecret('default', name))?.data ?? {});
+  const sasByNs = new Map<string, ServiceAccountLike[]>();
+  for (const raw of (await c.kube.listServiceAccounts()).items) {
+    const sa = serviceAccountOf(raw);
+    if (nsSet.has(sa.metadata.namespace)) sasByNs.set(sa.metadata.namespace, [...(sasByNs.get(sa.metadata.namespace) ?? []), sa]);
   }
   await pool(names, FLOOR_CONCURRENCY, async (ns) => {
     const copies = copyNames(sources, ns);
     await Promise.all(
       sources.map((src, i) =>
-        c.req('POST', `/api/v1/namespaces/${ns}/secrets`, {
-          metadata: { name: copies[i], labels: { 'app.kubernetes.io/managed-by': 'pullsecret-operator' }, annotations: { 'pullsecret-operator.io/source': `default/${src}` } },
+        c.kube.createSecret({
+          metadata: { name: copies[i] ?? '', namespace: ns, labels: { [MANAGED_BY_LABEL]: MANAGED_BY_VALUE }, annotations: { [SOURCE_ANNOTATION]: `default/${src}` } },
           type: 'kubernetes.io/dockerconfigjson',
-          data: sourceData.get(src),
+          data: sourceData.get(src) ?? {},
         }),
       ),
     );
-    await Promise.all(
-      (sasByNs.get(ns) ?? []).map((sa) =>
-        c.req('PUT', `/api/v1/namespaces/${ns}/serviceaccounts/${sa.metadata.name}`, { ...sa, imagePullSecrets: [...(sa.imagePullSecrets ?? []), ...copies.map((name) => ({ name }))] }),
-      ),
-    );
+    await Promise.all((sasByNs.get(ns) ?? []).map((sa) => patchPullSecretsOnce(c.kube, sa, copies)));
   });
   const convergeMs = (await conv.done) - t0;
   conv.abort();
   const c1 = await requestCounts(c);
-
-  const data = pullSecretData(sourceRegistry(rotated), `floor-rotated-${Date.now()}`);
-  const rot = rotationWatch(c, names, rotated, data, await resourceVersionNow(c));
-  await sleep(200);
-  const r0 = performance.now();
-  const src = await c.req<Obj>('GET', `/api/v1/namespaces/default/secrets/${rotated}`);
-  await c.req('PUT', `/api/v1/namespaces/default/secrets/${rotated}`, { ...src, data });
-  await pool(names, FLOOR_CONCURRENCY, async (ns) => {
-    const copy = await c.req<Obj>('GET', `/api/v1/namespaces/${ns}/secrets/${rotated}`);
-    await c.req('PUT', `/api/v1/namespaces/${ns}/secrets/${rotated}`, { ...copy, data });
-  });
-  const rotateMs = (await rot.done) - r0;
-  rot.abort();
+  const rotateMs = await floorRotation(c, names, rotated);
   const c2 = await requestCounts(c);
   console.error(`bench: floor converged in ${(convergeMs / 1000).toFixed(1)} s, rotated in ${(rotateMs / 1000).toFixed(1)} s`);
   return { convergeMs, rotateMs, conv: diff(c0, c1), rot: diff(c1, c2) };
 }
 
+async function patchPullSecretsOnce(kube: Kube, sa: ServiceAccountLike, wanted: readonly string[]): Promise<void> {
+  const change = pullSecretsChange(sa, wanted);
+  if (change) await kube.patchServiceAccount(sa.metadata.namespace, sa.metadata.name, pullSecretsMergePatch(change, sa.metadata.resourceVersion));
+}
+
+/** The floor's rotation: the source, then a GET and a PUT of each copy, 32 at a time. */
+async function floorRotation(c: Clients, names: readonly string[], rotated: string): Promise<number> {
+  const data = pullSecretData(sourceRegistry(rotated), `floor-rotated-${Date.now()}`);
+  const rot = rotationWatch(c, names, rotated, data, await resourceVersionNow(c));
+  await sleep(200);
+  const r0 = performance.now();
+  await rewrite(c.kube, 'default', rotated, data);
+  await pool(names, FLOOR_CONCURRENCY, (ns) => rewrite(c.kube, ns, rotated, data));
+  const rotateMs = (await rot.done) - r0;
+  rot.abort();
+  return rotateMs;
+}
+
+/** A GET and a PUT of a secret with new data. */
+async function rewrite(kube: Kube, namespace: string, name: string, data: Record<string, string>): Promise<void> {
+  const s = await kube.getSecret(namespace, name);
+  if (!s) throw new Error(`secret ${namespace}/${name} is gone`);
+  await kube.replaceSecret({ ...(s as SecretLike), data });
+}
+
 /** Removes every copy and every entry on the ServiceAccounts: the next run starts cold. */
-async function reset(c: Client, names: readonly string[], sources: readonly string[]): Promise<void> {
+async function reset(c: Clients, names: readonly string[], sources: readonly string[]): Promise<void> {
   const nsSet = new Set(names);
   await pool(names, FLOOR_CONCURRENCY, async (ns) => {
-    await Promise.all(copyNames(sources, ns).map((n) => c.req('DELETE', `/api/v1/namespaces/${ns}/secrets/${n}`).catch(() => undefined)));
+    await Promise.all(copyNames(sources, ns).map((n) => c.kube.deleteSecret(ns, n, undefined).catch(() => undefined)));
   });
   for (;;) {
-    const fresh = await listAll(c, '/api/v1/serviceaccounts');
-    const dirty = fresh.items.filter((sa) => nsSet.has(sa.metadata.namespace ?? '') && ((sa.imagePullSecrets ?? []).length > 0 || sa.metadata.annotations !== undefined));
+    const dirty = (await listAll((o) => c.kube.listServiceAccounts(o)))
+      .map((raw) => serviceAccountOf(raw))
+      .filter((sa) => nsSet.has(sa.metadata.namespace) && ((sa.imagePullSecrets ?? []).length > 0 || sa.metadata.annotations !== undefined));
     if (dirty.length === 0) break;
     await pool(dirty, FLOOR_CONCURRENCY, async (sa) => {
-      await retry409(() => c.req('PUT', `/api/v1/namespaces/${sa.metadata.namespace}/serviceaccounts/${sa.metadata.name}`, { ...sa, metadata: { ...sa.metadata, annotations: undefined }, imagePullSecrets: [] }));
+      await ignore409(() => c.kube.patchServiceAccount(sa.metadata.namespace, sa.metadata.name, pullSecretsMergePatch({ imagePullSecrets: [], added: null }, sa.metadata.resourceVersion)));
     });
   }
   for (;;) {
-    const left = await listAll(c, `/api/v1/secrets?labelSelector=${encodeURIComponent(MANAGED)}`);
-    if (left.items.length === 0) break;
+    const left = await listAll((o) => c.kube.listSecrets(undefined, { ...o, labelSelector: MANAGED_SELECTOR }));
+    if (left.length === 0) break;
     await sleep(500);
   }
   await sleep(3000);
@@ -462,12 +451,12 @@ interface OperatorResult {
 }
 
 /** The compiled operator: cold start to convergence, idle, rotation. */
-async function operatorRun(c: Client, plane: ControlPlane, names: readonly string[], S: number, sources: readonly string[], rotated: string, idleS: number, nodeOptions: string): Promise<OperatorResult> {
+async function operatorRun(c: Clients, plane: ControlPlane, names: readonly string[], S: number, sources: readonly string[], rotated: string, idleS: number, nodeOptions: string): Promise<OperatorResult> {
   const conv = convergenceWatch(c, names, S, sources, await resourceVersionNow(c));
   await sleep(200);
   const c0 = await requestCounts(c);
   const o0 = await requestCounts(c, OTHER_RESOURCES);
-  const op = startCompiledOperator(plane.kubeconfigPath, nodeOptions);
+  const op = await startCompiledOperator(plane.kubeconfigPath, nodeOptions);
   const convergedAt = await conv.done;
   conv.abort();
   const convergeMs = convergedAt - op.started;
@@ -482,8 +471,7 @@ async function operatorRun(c: Client, plane: ControlPlane, names: readonly strin
   const rot = rotationWatch(c, names, rotated, data, await resourceVersionNow(c));
   await sleep(200);
   const r0 = performance.now();
-  const src = await c.req<Obj>('GET', `/api/v1/namespaces/default/secrets/${rotated}`);
-  await c.req('PUT', `/api/v1/namespaces/default/secrets/${rotated}`, { ...src, data });
+  await rewrite(c.kube, 'default', rotated, data);
   const rotateMs = (await rot.done) - r0;
   rot.abort();
   const c3 = await requestCounts(c);
@@ -535,7 +523,7 @@ export async function scaleBench(argv: string[]): Promise<void> {
   const rotated = sources[0] ?? 'all-icr-io';
   build();
   const { plane, dir } = await startPlane();
-  const c = client(plane);
+  const c = await connect(plane);
   try {
     const names = await populate(c, N, S, sources, 'scale');
     await sleep(2000);
@@ -553,7 +541,7 @@ export async function scaleBench(argv: string[]): Promise<void> {
     const ratio = (a: number, b: number | undefined): string => (b ? `${(a / b).toFixed(2)}x` : '');
     const sec = (ms: number | undefined): string => (ms === undefined ? '' : `${(ms / 1000).toFixed(1)} s`);
     const perNs = (x: Counts | undefined): string => (x ? (nonWatch(x) / N).toFixed(2) : '');
-    console.log(`\npullsecret-operator scale benchmark: ${N} namespaces x ${S} ServiceAccounts x ${K} sources, local control plane (k8s v1.36.3), ${new Date().toISOString().slice(0, 16)}Z`);
+    console.log(`\npullsecret-operator scale benchmark: ${N} namespaces x ${S} ServiceAccounts x ${K} sources, local control plane (k8s ${plane.kubernetesVersion}), ${new Date().toISOString().slice(0, 16)}Z`);
     console.log(`operator: node ${bundlePath().slice(REPO_ROOT.length + 1)}, default flags; floor: no caches, 32 keep-alive sockets, 32 namespaces at a time`);
     for (const r of results) {
       console.log(`\nNODE_OPTIONS=${r.nodeOptions}${r.nodeOptions === deploymentNodeOptions() ? ' (manifests/base/deployment.yaml)' : ''}\n`);
@@ -580,7 +568,7 @@ export async function scaleBench(argv: string[]): Promise<void> {
       console.log('check: converged, rotated, and no writes and no LISTs at idle');
     }
   } finally {
-    c.close();
+    c.kube.close();
     await plane.stop();
     await rm(dir, { recursive: true, force: true });
   }
@@ -592,10 +580,10 @@ export async function churnBench(argv: string[]): Promise<void> {
   const N = Number(values.namespaces);
   build();
   const { plane, dir } = await startPlane();
-  const c = client(plane);
+  const c = await connect(plane);
   try {
     await populate(c, 0, 1, SOURCE_NAMES.slice(0, 3), 'base');
-    const op = startCompiledOperator(plane.kubeconfigPath);
+    const op = await startCompiledOperator(plane.kubeconfigPath);
     await sleep(5000);
     const end = performance.now() + minutes * 60_000;
     let round = 0;
@@ -607,11 +595,11 @@ export async function churnBench(argv: string[]): Promise<void> {
     await report();
     while (performance.now() < end) {
       const names = Array.from({ length: N }, (_, i) => `churn-${round}-${i}`);
-      await pool(names, FLOOR_CONCURRENCY, async (ns) => void (await c.req('POST', '/api/v1/namespaces', { metadata: { name: ns } })));
+      await pool(names, FLOOR_CONCURRENCY, async (ns) => void (await c.core.createNamespace({ body: { metadata: { name: ns } } })));
       await sleep(10_000);
-      await pool(names, FLOOR_CONCURRENCY, async (ns) => void (await c.req('DELETE', `/api/v1/namespaces/${ns}`)));
+      await pool(names, FLOOR_CONCURRENCY, async (ns) => void (await c.core.deleteNamespace({ name: ns })));
       for (;;) {
-        const left = (await listAll(c, '/api/v1/namespaces')).items.filter((n) => n.metadata.name.startsWith(`churn-${round}-`)).length;
+        const left = (await listAll((o) => c.kube.listNamespaces(o))).filter((n) => n.metadata?.name?.startsWith(`churn-${round}-`)).length;
         if (left === 0) break;
         await sleep(1000);
       }
@@ -620,7 +608,7 @@ export async function churnBench(argv: string[]): Promise<void> {
     }
     await op.stop();
   } finally {
-    c.close();
+    c.kube.close();
     await plane.stop();
     await rm(dir, { recursive: true, force: true });
   }

@@ -120,7 +120,7 @@ async function main(): Promise<void> {
     const idleWrites = (await apiserverWrites(kc)) - w0;
     await op.stop();
 
-    console.log(`\npullsecret-operator benchmark: ${N} namespaces, ${COPIES} IBM secrets, local control plane (k8s v1.36.3), ${new Date().toISOString().slice(0, 10)}`);
+    console.log(`\npullsecret-operator benchmark: ${N} namespaces, ${COPIES} IBM secrets, local control plane (k8s ${plane.kubernetesVersion}), ${new Date().toISOString().slice(0, 10)}`);
     console.log(`| what | result |`);
     console.log(`| --- | --- |`);
     console.log(`| new namespace: default ServiceAccount created -> patched with all ${COPIES} copies | ${fmt(saLatency)} |`);

@@ -6,7 +6,7 @@
  *   the user's own pull secret), runs the operator and prints a table of what it did, and what the
  *   credential check found for each source's registry hosts, until Ctrl-C.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -15,7 +15,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { type ControlPlane, killProcessesSync, startControlPlane } from '../test/harness/control-plane.js';
 import { applyIbmSecrets } from '../test/harness/fixtures.js';
-import { REPO_ROOT } from '../test/harness/operator.js';
+import { type OperatorProcess, REPO_ROOT, startOperator } from '../test/harness/operator.js';
 import { CREDENTIALS_CONFIGMAP, parseResults } from '../src/registry/results.js';
 
 /** The operator's namespace in the demo: where the leader publishes the credential results. */
@@ -24,32 +24,24 @@ const OPERATOR_NAMESPACE = 'pullsecret-operator';
 const MAIN = join(REPO_ROOT, 'src', 'main.ts');
 const passThrough = process.argv.slice(2);
 
-function runOperator(kubeconfig: string, args: string[], logTo: 'inherit' | 'pipe'): ChildProcess {
-  return spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], {
-    cwd: REPO_ROOT,
-    env: { ...process.env, KUBECONFIG: kubeconfig },
-    stdio: ['ignore', 'inherit', logTo],
-  });
-}
-
+/** Against a real cluster: the command itself, its output on this terminal, as `pullsecret-operator` would run. */
 async function onRealCluster(kubeconfig: string): Promise<number> {
   console.error(`pullsecret-operator: running against the cluster of KUBECONFIG=${kubeconfig}`);
-  const child = runOperator(kubeconfig, passThrough, 'inherit');
+  const child = spawn(process.execPath, ['--import', 'tsx', MAIN, ...passThrough], { cwd: REPO_ROOT, env: { ...process.env, KUBECONFIG: kubeconfig }, stdio: ['ignore', 'inherit', 'inherit'] });
   for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => child.kill(sig));
   return new Promise((resolve) => child.on('exit', (code) => resolve(code ?? 1)));
 }
 
 async function demo(): Promise<number> {
   const dir = await mkdtemp(join(tmpdir(), 'pso-demo-'));
-  const running: { plane?: ControlPlane; operator?: ChildProcess } = {};
+  const running: { plane?: ControlPlane; operator?: OperatorProcess } = {};
   let stopping: Promise<never> | undefined;
   // npm and tsx may each pass the same Ctrl-C on: the first signal stops everything, later ones wait.
   const stop = (code: number): Promise<never> =>
     (stopping ??= (async () => {
       console.log('\nstopping the operator and the local control plane...');
       const { operator, plane } = running;
-      operator?.kill('SIGTERM');
-      if (operator && operator.exitCode === null) await new Promise((r) => operator.once('exit', r));
+      await operator?.stop();
       await plane?.stop();
       await rm(dir, { recursive: true, force: true });
       process.exit(code);
@@ -81,9 +73,14 @@ async function demo(): Promise<number> {
   const logFile = join(dir, 'operator.log');
   const { createWriteStream } = await import('node:fs');
   const out = createWriteStream(logFile);
-  const operator = (running.operator = runOperator(plane.kubeconfigPath, ['--http-address', '127.0.0.1:0', '--operator-namespace', OPERATOR_NAMESPACE, ...passThrough], 'pipe'));
-  operator.stderr?.pipe(out);
-  operator.on('exit', (code) => {
+  // Your PSO_* variables reach it, as they would the command; nothing waits for it to start. The
+  // credential check is on, as the command's default is (the harness turns it off for the tests).
+  const env = Object.fromEntries(Object.entries(process.env).filter((e): e is [string, string] => e[1] !== undefined && e[0] !== 'KUBECONFIG'));
+  env['PSO_VERIFY_CREDENTIALS'] ??= 'true';
+  const args = ['--http-address', '127.0.0.1:0', '--operator-namespace', OPERATOR_NAMESPACE, ...passThrough];
+  const operator = (running.operator = await startOperator({ kubeconfig: plane.kubeconfigPath, args, env, waitSynced: false }));
+  operator.child.stderr?.pipe(out);
+  void operator.exited.then(({ code }) => {
     if (!stopping) {
       console.error(`the operator exited (${code}); its log: ${logFile}`);
       void stop(code ?? 1);

@@ -1,8 +1,10 @@
 /**
- * Runs the operator as a real process (node --import tsx src/main.ts), as an admin would run the
- * binary, and collects its JSON log lines.
+ * Runs the operator as a real process, as an admin would run the binary, and collects its JSON log
+ * lines: src/main.ts through tsx, or the compiled bundle (npm run build) that the image ships.
+ * The tests, `npm start` and the benchmarks launch it here.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -37,6 +39,16 @@ export interface StartOptions {
   waitSynced?: boolean;
   /** Node flags before the entry point (after --import tsx), e.g. another --import. */
   nodeArgs?: string[];
+  /** Run the compiled bundle (package.json's bin; build it first with npm run build) instead of src/main.ts. */
+  bundle?: boolean;
+  /** Called with each log line as it arrives (before the waiters hear of it). */
+  onLog?: (l: LogLine) => void;
+}
+
+/** The compiled bundle: package.json's bin. */
+export function bundlePath(): string {
+  const pkg = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { bin: Record<string, string> };
+  return join(REPO_ROOT, Object.values(pkg.bin)[0] ?? '');
 }
 
 /**
@@ -48,7 +60,8 @@ const STARTUP_DEADLINE_MS = 60_000;
 
 export async function startOperator(opts: StartOptions): Promise<OperatorProcess> {
   const args = opts.args ?? [];
-  const child = spawn(process.execPath, ['--import', 'tsx', ...(opts.nodeArgs ?? []), join(REPO_ROOT, 'src', 'main.ts'), ...args], {
+  const entry = opts.bundle ? [...(opts.nodeArgs ?? []), bundlePath()] : ['--import', 'tsx', ...(opts.nodeArgs ?? []), join(REPO_ROOT, 'src', 'main.ts')];
+  const child = spawn(process.execPath, [...entry, ...args], {
     cwd: REPO_ROOT,
     // The credential check is off unless a test turns it on (--verify-credentials, or this variable):
     // the fixtures name real icr.io hosts, and no test traffic may leave the loopback addresses.
@@ -75,6 +88,7 @@ export async function startOperator(opts: StartOptions): Promise<OperatorProcess
         continue;
       }
       logs.push(parsed);
+      opts.onLog?.(parsed);
       for (const w of [...waiters]) {
         if (w.pred(parsed)) {
           waiters.splice(waiters.indexOf(w), 1);
