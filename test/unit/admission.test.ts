@@ -21,17 +21,17 @@ function state(over: Partial<NamespaceObservation> = {}): NamespaceObservation {
 }
 
 const admitCases: { name: string; state: Partial<NamespaceObservation>; sa: ReturnType<typeof serviceAccount>; want: string[] | null; policy?: ReturnType<typeof policy> }[] = [
-  { name: 'TestNewNamespaceGetsTheCopiesToBeMade', state: {}, sa: serviceAccount('app', undefined), want: COPIES },
-  { name: 'TestOwnEntriesStayFirst', state: {}, sa: serviceAccount('app', ['mine']), want: ['mine', ...COPIES] },
-  { name: 'TestForeignNameLeftOut', state: { foreign: new Set(['all-icr-io']) }, sa: serviceAccount('app', undefined), want: COPIES.filter((n) => n !== 'all-icr-io') },
-  { name: 'TestExistingCopiesCount', state: { copies: [storedCopy(SOURCES.valid[0]!, 'team-a', 'all-icr-io')] }, sa: serviceAccount('app', undefined), want: COPIES },
-  { name: 'TestOptedOutServiceAccount', state: {}, sa: serviceAccount('app', undefined, { annotations: optedOut }), want: null },
-  { name: 'TestOptedOutNamespace', state: { namespace: namespace('team-a', { annotations: optedOut }) }, sa: serviceAccount('app', undefined), want: null },
-  { name: 'TestExcludedNamespace', state: { namespace: namespace('sandbox-1') }, sa: serviceAccount('app', undefined, { namespace: 'sandbox-1' }), want: null },
-  { name: 'TestTerminatingNamespace', state: { namespace: namespace('team-a', { terminating: 'phase' }) }, sa: serviceAccount('app', undefined), want: null },
-  { name: 'TestGoneNamespace', state: { namespace: undefined }, sa: serviceAccount('app', undefined), want: null },
-  { name: 'TestUnselectedServiceAccount', state: {}, sa: serviceAccount('app', undefined), want: null, policy: policy({ serviceAccounts: ['default'] }) },
-  { name: 'TestNoSources', state: { sources: { valid: [], invalid: [] } }, sa: serviceAccount('app', undefined), want: null },
+  { name: 'new namespace gets the copies to be made', state: {}, sa: serviceAccount('app', undefined), want: COPIES },
+  { name: 'own entries stay first', state: {}, sa: serviceAccount('app', ['mine']), want: ['mine', ...COPIES] },
+  { name: 'foreign name left out', state: { foreign: new Set(['all-icr-io']) }, sa: serviceAccount('app', undefined), want: COPIES.filter((n) => n !== 'all-icr-io') },
+  { name: 'existing copies count', state: { copies: [storedCopy(SOURCES.valid[0]!, 'team-a', 'all-icr-io')] }, sa: serviceAccount('app', undefined), want: COPIES },
+  { name: 'opted out ServiceAccount', state: {}, sa: serviceAccount('app', undefined, { annotations: optedOut }), want: null },
+  { name: 'opted out namespace', state: { namespace: namespace('team-a', { annotations: optedOut }) }, sa: serviceAccount('app', undefined), want: null },
+  { name: 'excluded namespace', state: { namespace: namespace('sandbox-1') }, sa: serviceAccount('app', undefined, { namespace: 'sandbox-1' }), want: null },
+  { name: 'terminating namespace', state: { namespace: namespace('team-a', { terminating: 'phase' }) }, sa: serviceAccount('app', undefined), want: null },
+  { name: 'gone namespace', state: { namespace: undefined }, sa: serviceAccount('app', undefined), want: null },
+  { name: 'unselected ServiceAccount', state: {}, sa: serviceAccount('app', undefined), want: null, policy: policy({ serviceAccounts: ['default'] }) },
+  { name: 'no sources', state: { sources: { valid: [], invalid: [] } }, sa: serviceAccount('app', undefined), want: null },
 ];
 
 for (const c of admitCases) {
@@ -41,7 +41,7 @@ for (const c of admitCases) {
   });
 }
 
-test('admitServiceAccount: TestAgreesWithTheReconciler (the same ServiceAccount, planned after it exists)', () => {
+test('admitServiceAccount: agrees with the reconciler (the same ServiceAccount, planned after it exists)', () => {
   for (const c of admitCases) {
     const p = c.policy ?? P;
     const s = state(c.state);
@@ -50,7 +50,7 @@ test('admitServiceAccount: TestAgreesWithTheReconciler (the same ServiceAccount,
   }
 });
 
-test('jsonPatch: TestAddsListAndAnnotationsObject', () => {
+test('jsonPatch: adds list and annotations object', () => {
   const sa = serviceAccount('app', undefined);
   const change = admitServiceAccount(state(), sa, P);
   assert.ok(change);
@@ -60,7 +60,7 @@ test('jsonPatch: TestAddsListAndAnnotationsObject', () => {
   ]);
 });
 
-test('jsonPatch: TestAddsAnnotationKeyEscaped', () => {
+test('jsonPatch: adds annotation key escaped', () => {
   const sa = serviceAccount('app', ['mine'], { annotations: { owner: 'team-a' } });
   const change = admitServiceAccount(state(), sa, P);
   assert.ok(change);
@@ -69,7 +69,7 @@ test('jsonPatch: TestAddsAnnotationKeyEscaped', () => {
   assert.equal(pointerToken('a~b/c'), 'a~0b~1c');
 });
 
-test('jsonPatch: TestRemovesOurEntriesAndAnnotation', () => {
+test('jsonPatch: removes our entries and annotation', () => {
   const sa = serviceAccount('app', ['all-icr-io'], { added: 'all-icr-io' });
   assert.deepEqual(jsonPatch(sa, { imagePullSecrets: [], added: null }), [
     { op: 'remove', path: '/imagePullSecrets' },
@@ -77,7 +77,7 @@ test('jsonPatch: TestRemovesOurEntriesAndAnnotation', () => {
   ]);
 });
 
-test('namespaceStatus: TestStates', () => {
+test('namespaceStatus: states', () => {
   // Everything the plan would write, written: in sync.
   const copies = planNamespace(state(), P).upserts.map((u) => (u.op === 'delete' ? undefined : { ...u.secret, metadata: { ...u.secret.metadata, resourceVersion: '5' } })).filter((c) => c !== undefined);
   const covered = serviceAccount('default', COPIES, { added: [...COPIES].sort().join(',') });
@@ -105,7 +105,7 @@ test('namespaceStatus: TestStates', () => {
   assert.deepEqual(countByState(all), { 'in-sync': 0, 'out-of-sync': 2, excluded: 0, 'opted-out': 0, terminating: 0 });
 });
 
-test('sourceStatuses: TestEachPullSecretWithWhy', () => {
+test('sourceStatuses: each pull secret with why', () => {
   const got = new Map(sourceStatuses([...fixtureSecrets(), pullSecret('mine', ['quay.io'], { labels: { 'pullsecret-operator.io/copy': 'true' } })], P).map((s) => [s.name, s]));
   assert.equal(got.get('default-us-icr-io')?.copied, true);
   assert.equal(got.get('default-us-icr-io')?.reason, 'a pull secret for us.icr.io');

@@ -16,11 +16,11 @@ before(async () => {
   m = await renew(undefined, { kind: 'new-ca', reason: 'first' }, NOW, P);
 });
 
-test('renewal: TestNothingYetMakesACa', () => {
+test('renewal: nothing yet makes a CA', () => {
   assert.deepEqual(renewal(undefined, NOW, P, false), { kind: 'new-ca', reason: 'no certificates yet' });
 });
 
-test('renew: TestFirstMaterialNamesTheHostsAndChainsToTheCa', () => {
+test('renew: first material names the hosts and chains to the CA', () => {
   const cert = new X509Certificate(m.cert);
   const ca = new X509Certificate(m.caCerts[0] ?? '');
   assert.ok(cert.checkIssued(ca));
@@ -34,11 +34,11 @@ test('renew: TestFirstMaterialNamesTheHostsAndChainsToTheCa', () => {
 });
 
 const cases: { name: string; at: number; trusted?: boolean; hosts?: string[]; want: string }[] = [
-  { name: 'TestFreshNothing', at: NOW, want: 'none' },
-  { name: 'TestServingPastTwoThirds', at: NOW + V * 0.7, want: 'new-serving' },
-  { name: 'TestServingBeforeTwoThirds', at: NOW + V * 0.6, want: 'none' },
-  { name: 'TestCaPastTwoThirds', at: NOW + CA_LIFETIMES * V * 0.7, want: 'new-ca' },
-  { name: 'TestNewHost', at: NOW, hosts: ['10.0.0.1'], want: 'new-serving' },
+  { name: 'fresh nothing', at: NOW, want: 'none' },
+  { name: 'serving past two thirds', at: NOW + V * 0.7, want: 'new-serving' },
+  { name: 'serving before two thirds', at: NOW + V * 0.6, want: 'none' },
+  { name: 'CA past two thirds', at: NOW + CA_LIFETIMES * V * 0.7, want: 'new-ca' },
+  { name: 'new host', at: NOW, hosts: ['10.0.0.1'], want: 'new-serving' },
 ];
 for (const c of cases) {
   test(`renewal: ${c.name}`, () => {
@@ -46,7 +46,7 @@ for (const c of cases) {
   });
 }
 
-test('renewal: TestServingOfANewCaWaitsUntilTheBundleIsTrusted', async () => {
+test('renewal: serving of a new CA waits until the bundle is trusted', async () => {
   const next = await renew(m, { kind: 'new-ca', reason: 'x' }, NOW + 1000, P);
   assert.equal(next.caCerts.length, 2, 'the old CA stays in the bundle');
   assert.equal(next.cert, m.cert, 'the serving certificate is kept');
@@ -56,7 +56,7 @@ test('renewal: TestServingOfANewCaWaitsUntilTheBundleIsTrusted', async () => {
   assert.ok(new X509Certificate(served.cert).checkIssued(new X509Certificate(served.caCerts[0] ?? '')));
 });
 
-test('caBundle: TestKeepsCasAnotherReplicaAdded', async () => {
+test('caBundle: keeps cas another replica added', async () => {
   const other = await renew(m, { kind: 'new-ca', reason: 'x' }, NOW + 1000, P);
   const there = caBundle(other);
   const merged = caBundle(m, there, NOW + 2000);

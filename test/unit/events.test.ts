@@ -15,13 +15,13 @@ const opaque = (labels?: Record<string, string>): SecretLike => secret('app-conf
 const usIcr = pullSecret('default-us-icr-io', ['us.icr.io']);
 
 const relevantCases: { name: string; secret: SecretLike | undefined; want: boolean }[] = [
-  { name: 'TestNothingIsIrrelevant', secret: undefined, want: false },
-  { name: 'TestOpaqueIsIrrelevant', secret: fixtureSecret('app-config'), want: false },
-  { name: 'TestDockerConfigJsonIsRelevant', secret: usIcr, want: true },
-  { name: 'TestDockerCfgIsRelevant', secret: fixtureSecret('bluemix-default-secret-regional'), want: true },
-  { name: 'TestNonIbmPullSecretIsRelevant', secret: fixtureSecret('dockerhub-creds'), want: true },
-  { name: 'TestOpaqueWithCopyLabelIsRelevant', secret: opaque({ [COPY_LABEL]: 'true' }), want: true },
-  { name: 'TestOpaqueWithCopyFalseIsRelevant', secret: opaque({ [COPY_LABEL]: 'false' }), want: true },
+  { name: 'nothing is irrelevant', secret: undefined, want: false },
+  { name: 'opaque is irrelevant', secret: fixtureSecret('app-config'), want: false },
+  { name: 'dockerconfigjson is relevant', secret: usIcr, want: true },
+  { name: 'dockercfg is relevant', secret: fixtureSecret('bluemix-default-secret-regional'), want: true },
+  { name: 'non IBM pull secret is relevant', secret: fixtureSecret('dockerhub-creds'), want: true },
+  { name: 'opaque with copy label is relevant', secret: opaque({ [COPY_LABEL]: 'true' }), want: true },
+  { name: 'opaque with copy false is relevant', secret: opaque({ [COPY_LABEL]: 'false' }), want: true },
 ];
 
 for (const c of relevantCases) {
@@ -31,23 +31,23 @@ for (const c of relevantCases) {
 }
 
 const keyCases: { name: string; obj: SecretLike; old: SecretLike | undefined; namespaces?: string[]; want: string[] }[] = [
-  { name: 'TestIrrelevantOpaqueAddEnqueuesNothing', obj: rv(opaque(), '1'), old: undefined, want: [] },
-  { name: 'TestIrrelevantOpaqueUpdateEnqueuesNothing', obj: rv(opaque(), '2'), old: rv(opaque(), '1'), want: [] },
-  { name: 'TestPullSecretAddFansOutToEveryNamespace', obj: rv(usIcr, '1'), old: undefined, want: FAN_OUT },
-  { name: 'TestPullSecretUpdateFansOut', obj: rv(pullSecret('default-us-icr-io', ['us.icr.io'], { password: 'new' }), '2'), old: rv(usIcr, '1'), want: FAN_OUT },
-  { name: 'TestPullSecretDeleteFansOut', obj: rv(usIcr, '3'), old: undefined, want: FAN_OUT },
-  { name: 'TestDockerCfgFansOut', obj: rv(pullSecret('bluemix-default-secret-regional', ['registry.ng.bluemix.net'], { type: DOCKER_CFG }), '1'), old: undefined, want: FAN_OUT },
-  { name: 'TestResyncWithSameResourceVersionEnqueuesNothing', obj: rv(usIcr, '5'), old: rv(usIcr, '5'), want: [] },
-  { name: 'TestCopyLabelAddedToOpaqueFansOut', obj: rv(opaque({ [COPY_LABEL]: 'true' }), '2'), old: rv(opaque(), '1'), want: FAN_OUT },
-  { name: 'TestCopyLabelRemovedFromOpaqueFansOut', obj: rv(opaque(), '2'), old: rv(opaque({ [COPY_LABEL]: 'true' }), '1'), want: FAN_OUT },
+  { name: 'irrelevant opaque add enqueues nothing', obj: rv(opaque(), '1'), old: undefined, want: [] },
+  { name: 'irrelevant opaque update enqueues nothing', obj: rv(opaque(), '2'), old: rv(opaque(), '1'), want: [] },
+  { name: 'pull secret add fans out to every namespace', obj: rv(usIcr, '1'), old: undefined, want: FAN_OUT },
+  { name: 'pull secret update fans out', obj: rv(pullSecret('default-us-icr-io', ['us.icr.io'], { password: 'new' }), '2'), old: rv(usIcr, '1'), want: FAN_OUT },
+  { name: 'pull secret delete fans out', obj: rv(usIcr, '3'), old: undefined, want: FAN_OUT },
+  { name: 'dockercfg fans out', obj: rv(pullSecret('bluemix-default-secret-regional', ['registry.ng.bluemix.net'], { type: DOCKER_CFG }), '1'), old: undefined, want: FAN_OUT },
+  { name: 'resync with same resourceVersion enqueues nothing', obj: rv(usIcr, '5'), old: rv(usIcr, '5'), want: [] },
+  { name: 'copy label added to opaque fans out', obj: rv(opaque({ [COPY_LABEL]: 'true' }), '2'), old: rv(opaque(), '1'), want: FAN_OUT },
+  { name: 'copy label removed from opaque fans out', obj: rv(opaque(), '2'), old: rv(opaque({ [COPY_LABEL]: 'true' }), '1'), want: FAN_OUT },
   {
-    name: 'TestSourceNamespaceComesFirstOnce',
+    name: 'source namespace comes first once',
     obj: rv(usIcr, '1'),
     old: undefined,
     namespaces: ['team-b', 'default', 'team-a'],
     want: ['default', 'team-b', 'team-a'],
   },
-  { name: 'TestSourceNamespaceEnqueuedEvenWhenNotListed', obj: rv(usIcr, '1'), old: undefined, namespaces: [], want: ['default'] },
+  { name: 'source namespace enqueued even when not listed', obj: rv(usIcr, '1'), old: undefined, namespaces: [], want: ['default'] },
 ];
 
 for (const c of keyCases) {
@@ -59,6 +59,6 @@ for (const c of keyCases) {
   });
 }
 
-test('keysForSourceChange: TestConfiguredSourceNamespaceComesFirst', () => {
+test('keysForSourceChange: configured source namespace comes first', () => {
   assert.deepEqual(keysForSourceChange(rv(usIcr, '1'), undefined, 'ibm-secrets', () => ['default', 'ibm-secrets', 'team-a']), ['ibm-secrets', 'default', 'team-a']);
 });

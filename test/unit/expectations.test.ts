@@ -7,11 +7,11 @@ const clock = (): { monotonic(): number; t: number } => {
   return c;
 };
 
-test('Expectations: TestNothingPendingByDefault', () => {
+test('Expectations: nothing pending by default', () => {
   assert.equal(new Expectations(clock()).pending('Secret', 'a', 'x'), false);
 });
 
-test('Expectations: TestAWriteIsPendingUntilItsEventIsObserved', () => {
+test('Expectations: a write is pending until its event is observed', () => {
   const e = new Expectations(clock());
   e.expect('Secret', 'a', 'x');
   assert.equal(e.pending('Secret', 'a', 'x'), true);
@@ -21,7 +21,7 @@ test('Expectations: TestAWriteIsPendingUntilItsEventIsObserved', () => {
   assert.equal(e.pending('Secret', 'a', 'x'), false);
 });
 
-test('Expectations: TestALostEventTimesOut', () => {
+test('Expectations: a lost event times out', () => {
   const c = clock();
   const e = new Expectations(c, 500);
   e.expect('Secret', 'a', 'x');
@@ -31,7 +31,7 @@ test('Expectations: TestALostEventTimesOut', () => {
   assert.equal(e.pending('Secret', 'a', 'x'), false);
 });
 
-test('Expectations: TestForgettingANamespaceDropsOnlyItsExpectations', () => {
+test('Expectations: forgetting a namespace drops only its expectations', () => {
   const e = new Expectations(clock());
   e.expect('Secret', 'a', 'x');
   e.expect('ServiceAccount', 'a', 'default');

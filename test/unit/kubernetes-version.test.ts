@@ -15,14 +15,14 @@ const available = ['v1.34.3', 'v1.34.4', 'v1.35.4', 'v1.36.3', 'v1.37.2'];
 const def = 'v1.36.3';
 
 const cases: { name: string; asked: string | undefined; want: string }[] = [
-  { name: 'TestNothingAskedIsTheDefault', asked: undefined, want: 'v1.36.3' },
-  { name: 'TestEmptyIsTheDefault', asked: '', want: 'v1.36.3' },
-  { name: 'TestExactWithoutV', asked: '1.34.4', want: 'v1.34.4' },
-  { name: 'TestExactWithV', asked: 'v1.37.2', want: 'v1.37.2' },
-  { name: 'TestOlderPatchWhenAskedExactly', asked: '1.34.3', want: 'v1.34.3' },
-  { name: 'TestMinorIsItsNewestPatch', asked: '1.34', want: 'v1.34.4' },
-  { name: 'TestMinorWithV', asked: 'v1.35', want: 'v1.35.4' },
-  { name: 'TestSpacesAreIgnored', asked: ' 1.37.2\n', want: 'v1.37.2' },
+  { name: 'nothing asked is the default', asked: undefined, want: 'v1.36.3' },
+  { name: 'empty is the default', asked: '', want: 'v1.36.3' },
+  { name: 'exact without v', asked: '1.34.4', want: 'v1.34.4' },
+  { name: 'exact with v', asked: 'v1.37.2', want: 'v1.37.2' },
+  { name: 'older patch when asked exactly', asked: '1.34.3', want: 'v1.34.3' },
+  { name: 'minor is its newest patch', asked: '1.34', want: 'v1.34.4' },
+  { name: 'minor with v', asked: 'v1.35', want: 'v1.35.4' },
+  { name: 'spaces are ignored', asked: ' 1.37.2\n', want: 'v1.37.2' },
 ];
 for (const c of cases) {
   test(`resolveKubernetesVersion: ${c.name}`, () => {
@@ -31,11 +31,11 @@ for (const c of cases) {
 }
 
 const refused: { name: string; asked: string; message: RegExp }[] = [
-  { name: 'TestUnknownPatch', asked: '1.34.9', message: /^Kubernetes v1\.34\.9 has no Go module here; available: v1\.34\.3, .*gen-go-mod\.sh v1\.34\.9$/ },
-  { name: 'TestUnknownMinor', asked: '1.33', message: /^no Kubernetes v1\.33\.x has a Go module here; available: / },
-  { name: 'TestMinorIsNotAPrefixOfAnother', asked: '1.3', message: /^no Kubernetes v1\.3\.x / },
-  { name: 'TestNotAVersion', asked: 'latest', message: /^not a Kubernetes version: "latest"/ },
-  { name: 'TestMajorTwo', asked: '2.0.0', message: /^not a Kubernetes version/ },
+  { name: 'unknown patch', asked: '1.34.9', message: /^Kubernetes v1\.34\.9 has no Go module here; available: v1\.34\.3, .*gen-go-mod\.sh v1\.34\.9$/ },
+  { name: 'unknown minor', asked: '1.33', message: /^no Kubernetes v1\.33\.x has a Go module here; available: / },
+  { name: 'minor is not a prefix of another', asked: '1.3', message: /^no Kubernetes v1\.3\.x / },
+  { name: 'not a version', asked: 'latest', message: /^not a Kubernetes version: "latest"/ },
+  { name: 'major two', asked: '2.0.0', message: /^not a Kubernetes version/ },
 ];
 for (const c of refused) {
   test(`resolveKubernetesVersion: ${c.name}`, () => {

@@ -25,7 +25,7 @@ async function samples(m: Metrics, name: string): Promise<string[]> {
   return (metric?.values ?? []).map((v) => `${JSON.stringify(v.labels)} ${v.value}`).sort();
 }
 
-test('namespace problems: TestOnlyOutOfSyncNamespacesByKind', async () => {
+test('namespace problems: only out of sync namespaces by kind', async () => {
   let statuses: NamespaceStatus[] = [status('a', 'in-sync'), status('b', 'out-of-sync', ['copy-missing', 'copy-missing', 'serviceaccount-missing']), status('c', 'out-of-sync', ['foreign-secret']), status('d', 'excluded')];
   const m = new Metrics({ namespaceStatuses: () => statuses });
   assert.deepEqual(await samples(m, 'pullsecret_operator_namespace_problems'), [
@@ -46,7 +46,7 @@ test('namespace problems: TestOnlyOutOfSyncNamespacesByKind', async () => {
   assert.deepEqual(await samples(m, 'pullsecret_operator_namespace_problems'), []);
 });
 
-test('namespace problems: TestBoundedHoweverManyAreOutOfSync', async () => {
+test('namespace problems: bounded however many are out of sync', async () => {
   const many = Array.from({ length: 3 * LISTED_NAMESPACES }, (_, i) => status(`ns-${String(i).padStart(4, '0')}`, 'out-of-sync', ['copy-missing']));
   const m = new Metrics({ namespaceStatuses: () => many });
   const got = await samples(m, 'pullsecret_operator_namespace_problems');
@@ -56,20 +56,20 @@ test('namespace problems: TestBoundedHoweverManyAreOutOfSync', async () => {
   assert.deepEqual(await samples(m, 'pullsecret_operator_namespaces').then((s) => s.filter((x) => x.includes('out-of-sync'))), [`{"state":"out-of-sync"} ${3 * LISTED_NAMESPACES}`]);
 });
 
-test('namespace gauges: TestNoSeriesBeforeTheCachesSynced', async () => {
+test('namespace gauges: no series before the caches synced', async () => {
   const m = new Metrics({ namespaceStatuses: () => undefined, sourceStatuses: () => undefined });
   assert.deepEqual(await samples(m, 'pullsecret_operator_namespaces'), []);
   assert.deepEqual(await samples(m, 'pullsecret_operator_namespace_problems'), []);
   assert.deepEqual(await samples(m, 'pullsecret_operator_sources'), []);
 });
 
-test('sources: TestByState', async () => {
+test('sources: by state', async () => {
   const src = (name: string, state: SourceStatus['state']): SourceStatus => ({ name, ref: `default/${name}`, copied: state === 'copied', state, reason: '' });
   const m = new Metrics({ sourceStatuses: () => [src('a', 'copied'), src('b', 'copied'), src('c', 'invalid')] });
   assert.deepEqual(await samples(m, 'pullsecret_operator_sources'), ['{"state":"copied"} 2', '{"state":"ignored"} 0', '{"state":"invalid"} 1']);
 });
 
-test('instrumentKube: TestCountsByVerbResourceAndCode', async () => {
+test('instrumentKube: counts by verb resource and code', async () => {
   const calls: string[] = [];
   let watchDone: ((err: unknown) => void) | undefined;
   const fake = {

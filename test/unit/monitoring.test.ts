@@ -31,11 +31,11 @@ const model = dashboard() as { uid: string; panels: Panel[]; templating: { list:
 const panels = model.panels.filter((p) => p.type !== 'row');
 const exprs = panels.flatMap((p) => (p.targets ?? []).map((t) => ({ panel: p.title, expr: t.expr })));
 
-test('generated files: TestNoDrift (run `npm run generate:monitoring` after editing scripts/monitoring/)', () => {
+test('generated files: no drift (run `npm run generate:monitoring` after editing scripts/monitoring/)', () => {
   assert.deepEqual(drift(), []);
 });
 
-test('generated files: TestOneSourceOfTruth', () => {
+test('generated files: one source of truth', () => {
   const files = generatedFiles();
   const plain = parseAllYaml(files.get('monitoring/pullsecret-operator.rules.yaml') ?? '')[0];
   const rule = parseAllYaml<{ spec: unknown }>(files.get('manifests/monitoring/prometheusrule.yaml') ?? '')[0];
@@ -50,7 +50,7 @@ test('generated files: TestOneSourceOfTruth', () => {
   assert.equal((template.match(/for: \{\{ \.Values\.prometheusRule\.forOverride \| default "[0-9a-z]+" \}\}/g) ?? []).length, ALERTS.length);
 });
 
-test('alerts: TestEachHasSummaryDescriptionAndRunbookSection', () => {
+test('alerts: each has summary description and runbook section', () => {
   const docs = readFileSync(join(REPO_ROOT, 'docs', 'monitoring.md'), 'utf8');
   const headings = new Set([...docs.matchAll(/^#{2,4} (.+)$/gm)].map((m) => (m[1] ?? '').trim()));
   const rules = ruleGroups().groups.flatMap((g) => g.rules);
@@ -65,7 +65,7 @@ test('alerts: TestEachHasSummaryDescriptionAndRunbookSection', () => {
   }
 });
 
-test('dashboard lint: TestDatasourceVariableAndPanelDatasources (template-datasource-rule, panel-datasource-rule)', () => {
+test('dashboard lint: datasource variable and panel datasources (template-datasource-rule, panel-datasource-rule)', () => {
   const ds = model.templating.list.find((v) => v.name === 'datasource');
   assert.equal(ds?.type, 'datasource');
   assert.equal(ds?.query, 'prometheus');
@@ -75,7 +75,7 @@ test('dashboard lint: TestDatasourceVariableAndPanelDatasources (template-dataso
   }
 });
 
-test('dashboard lint: TestJobAndInstanceVariables (template-job-rule, template-instance-rule, target-job-rule)', () => {
+test('dashboard lint: job and instance variables (template-job-rule, template-instance-rule, target-job-rule)', () => {
   const names = model.templating.list.map((v) => v.name);
   assert.deepEqual(names, ['datasource', 'job', 'instance']);
   for (const { panel, expr } of exprs) {
@@ -85,13 +85,13 @@ test('dashboard lint: TestJobAndInstanceVariables (template-job-rule, template-i
   }
 });
 
-test('dashboard lint: TestRatesUseRateInterval (target-rate-interval-rule)', () => {
+test('dashboard lint: rates use rate interval (target-rate-interval-rule)', () => {
   for (const { panel, expr } of exprs) {
     for (const m of expr.matchAll(/\b(rate|irate|increase)\([^[]*\[([^\]]+)\]/g)) assert.equal(m[2], '$__rate_interval', `${panel}: ${expr}`);
   }
 });
 
-test('dashboard lint: TestPanelsHaveTitleDescriptionUnitAndUniqueIds (panel-title-description-rule, panel-units-rule)', () => {
+test('dashboard lint: panels have title description unit and unique ids (panel-title-description-rule, panel-units-rule)', () => {
   const ids = model.panels.map((p) => p.id);
   assert.equal(new Set(ids).size, ids.length);
   for (const p of panels) {
@@ -103,7 +103,7 @@ test('dashboard lint: TestPanelsHaveTitleDescriptionUnitAndUniqueIds (panel-titl
   }
 });
 
-test('dashboard lint: TestLayoutFitsAndDoesNotOverlap', () => {
+test('dashboard lint: layout fits and does not overlap', () => {
   const cells = new Set<string>();
   for (const p of model.panels) {
     const g = p.gridPos;
@@ -117,7 +117,7 @@ test('dashboard lint: TestLayoutFitsAndDoesNotOverlap', () => {
   }
 });
 
-test('dashboard: TestAnswersTheAdminsQuestions', () => {
+test('dashboard: answers the admins questions', () => {
   // The issue's questions, each answered by a row; and the webhook's latency from its own histogram.
   assert.deepEqual(
     ROWS.map((r) => r.title),
@@ -127,7 +127,7 @@ test('dashboard: TestAnswersTheAdminsQuestions', () => {
   assert.ok(exprs.some((e) => e.expr.includes('pullsecret_operator_namespace_problems')));
 });
 
-test('docs: TestEveryMetricAndPanelDescribed', async () => {
+test('docs: every metric and panel described', async () => {
   const docs = readFileSync(join(REPO_ROOT, 'docs', 'monitoring.md'), 'utf8');
   const names = (await new Metrics().registry.getMetricsAsJSON()).map((m) => m.name);
   assert.ok(names.length > 15);

@@ -71,7 +71,7 @@ const usCopyV1 = storedCopy(only(US_V1), 'team-a', 'team-a-us-icr-io', '7');
 
 const planCases: { name: string; state: NamespaceObservation; policy?: Partial<Policy>; want: Plan }[] = [
   {
-    name: 'TestCreatesEveryCopyInANewNamespace',
+    name: 'creates every copy in a new namespace',
     state: state(),
     want: expectPlan({
       upserts: FIXTURES.valid.map((s, i): SecretAction => ({ op: 'create', secret: desiredCopy(s, 'team-a', COPY_NAMES[i]!), source: s.ref })),
@@ -79,17 +79,17 @@ const planCases: { name: string; state: NamespaceObservation; policy?: Partial<P
     }),
   },
   {
-    name: 'TestDoNothingWhenCopiesAreInSync',
+    name: 'do nothing when copies are in sync',
     state: state({ copies: fixtureCopies() }),
     want: expectPlan({ wanted: COPY_NAMES }),
   },
   {
-    name: 'TestDoNothingForImmutableCopyInSync',
+    name: 'do nothing for immutable copy in sync',
     state: state({ sources: US_V1, copies: [{ ...usCopyV1, immutable: true }] }),
     want: expectPlan({ wanted: ['team-a-us-icr-io'] }),
   },
   {
-    name: 'TestCopyCarriesNoSourceLabelsOrAnnotations',
+    name: 'copy carries no source labels or annotations',
     state: state({
       sources: sourcesOf(
         pullSecret('default-us-icr-io', ['us.icr.io'], {
@@ -119,7 +119,7 @@ const planCases: { name: string; state: NamespaceObservation; policy?: Partial<P
     }),
   },
   {
-    name: 'TestRotationUpdatesCopyInPlace',
+    name: 'rotation updates copy in place',
     state: state({
       sources: US_V2,
       copies: [withMeta(usCopyV1, { labels: { [MANAGED_BY_LABEL]: MANAGED_BY_VALUE, extra: 'kept' }, annotations: { [SOURCE_ANNOTATION]: US_REF, note: 'kept' } })],
@@ -146,7 +146,7 @@ const planCases: { name: string; state: NamespaceObservation; policy?: Partial<P
     }),
   },
   {
-    name: 'TestCopyWithWrongSourceAnnotationIsUpdated',
+    name: 'copy with wrong source annotation is updated',
     state: state({ sources: US_V1, copies: [withMeta(usCopyV1, { annotations: { [SOURCE_ANNOTATION]: 'default/other' } })] }),
     want: expectPlan({
       upserts: [{ op: 'update', source: US_REF, secret: usCopyV1 }],
@@ -154,7 +154,7 @@ const planCases: { name: string; state: NamespaceObservation; policy?: Partial<P
     }),
   },
   {
-    name: 'TestTypeChangeRecreatesCopy',
+    name: 'type change recreates copy',
     state: state({ sources: US_CFG, copies: [usCopyV1] }),
     want: expectPlan({
       upserts: [
@@ -170,7 +170,7 @@ const planCases: { name: string; state: NamespaceObservation; policy?: Partial<P
     }),
   },
   {
-    name: 'TestRotationOfImmutableCopyRecreatesIt',
+    name: 'rotation of immutable copy recreates it',
     state: state({ sources: US_V2, copies: [{ ...usCopyV1, immutable: true }] }),
     want: expectPlan({
       upserts: [
@@ -180,7 +180,7 @@ const planCases: { name: string; state: NamespaceObservation; policy?: Partial<P
     }),
   },
   {
-    name: 'TestNotControlledByUsIsLeftAloneReportedAndNotWanted',
+    name: 'not controlled by us is left alone reported and not wanted',
     state: state({ foreign: new Set(['team-a-us-icr-io']) }),
     want: expectPlan({
       upserts: FIXTURES.valid
@@ -191,12 +191,12 @@ const planCases: { name: string; state: NamespaceObservation; policy?: Partial<P
     }),
   },
   {
-    name: 'TestForeignNameWithoutSourceIsIgnored',
+    name: 'foreign name without source is ignored',
     state: state({ sources: NO_SOURCES, foreign: new Set(['team-a-us-icr-io']) }),
     want: expectPlan(),
   },
   {
-    name: 'TestInvalidCopyNameIsSkippedAndReported',
+    name: 'invalid copy name is skipped and reported',
     state: state({
       namespace: namespace('n'.repeat(63)),
       sources: sourcesOf(pullSecret(`default-${'a'.repeat(245)}`, ['us.icr.io']), pullSecret('all-icr-io', ['icr.io'])),
@@ -215,7 +215,7 @@ const planCases: { name: string; state: NamespaceObservation; policy?: Partial<P
     }),
   },
   {
-    name: 'TestNameCollisionFirstSourceByNameWins',
+    name: 'name collision first source by name wins',
     state: state({ sources: sourcesOf(pullSecret('team-a-x', ['us.icr.io']), pullSecret('default-x', ['uk.icr.io'])) }),
     want: expectPlan({
       upserts: [
@@ -231,40 +231,40 @@ const planCases: { name: string; state: NamespaceObservation; policy?: Partial<P
   },
   // Orphans.
   {
-    name: 'TestSourceGoneJustNowKeepsCopyForTheWholeGracePeriodAndStartsItsClockOnIt',
+    name: 'source gone just now keeps copy for the whole grace period and starts its clock on it',
     state: state({ sources: NO_SOURCES, copies: [usCopyV1] }),
     want: expectPlan({ wanted: ['team-a-us-icr-io'], marks: [{ name: 'team-a-us-icr-io', since: NOW }], requeueAfterMs: GRACE }),
   },
   {
-    name: 'TestGraceClockOnTheCopySurvivesARestart',
+    name: 'grace clock on the copy survives a restart',
     // A new process (its `now` far from the clock's start) keeps counting from the annotation.
     state: state({ sources: NO_SOURCES, copies: [orphaned(usCopyV1, NOW - GRACE + 1000)] }),
     want: expectPlan({ wanted: ['team-a-us-icr-io'], requeueAfterMs: 1000 }),
   },
   {
-    name: 'TestUnreadableGraceClockStartsAgain',
+    name: 'unreadable grace clock starts again',
     state: state({ sources: NO_SOURCES, copies: [withMeta(usCopyV1, { annotations: { [SOURCE_ANNOTATION]: US_REF, [ORPHANED_SINCE_ANNOTATION]: 'yesterday' } })] }),
     want: expectPlan({ wanted: ['team-a-us-icr-io'], marks: [{ name: 'team-a-us-icr-io', since: NOW }], requeueAfterMs: GRACE }),
   },
   {
-    name: 'TestSourceBackWithinGraceStopsTheClockOnTheCopy',
+    name: 'source back within grace stops the clock on the copy',
     state: state({ sources: US_V1, copies: [orphaned(usCopyV1, NOW - 1000)] }),
     want: expectPlan({ upserts: [{ op: 'update', source: US_REF, secret: usCopyV1 }], wanted: ['team-a-us-icr-io'] }),
   },
   {
-    name: 'TestSourceGoneWithinGraceKeepsCopyAndRequeuesForTheRest',
+    name: 'source gone within grace keeps copy and requeues for the rest',
     state: state({ sources: NO_SOURCES, copies: [orphaned(usCopyV1, NOW - 60_000)] }),
     want: expectPlan({ wanted: ['team-a-us-icr-io'], requeueAfterMs: GRACE - 60_000 }),
   },
   {
-    name: 'TestSourceGoneLongerThanGraceDeletesCopy',
+    name: 'source gone longer than grace deletes copy',
     state: state({ sources: NO_SOURCES, copies: [orphaned(usCopyV1, NOW - GRACE)] }),
     want: expectPlan({
       deletes: [{ op: 'delete', name: 'team-a-us-icr-io', resourceVersion: '7', reason: `source ${US_REF} gone for longer than the grace period` }],
     }),
   },
   {
-    name: 'TestZeroGraceDeletesAtOnce',
+    name: 'zero grace deletes at once',
     state: state({ sources: NO_SOURCES, copies: [usCopyV1] }),
     policy: { orphanGraceMs: 0 },
     want: expectPlan({
@@ -272,26 +272,26 @@ const planCases: { name: string; state: NamespaceObservation; policy?: Partial<P
     }),
   },
   {
-    name: 'TestSourceThatStopsQualifyingIsAnOrphan',
+    name: 'source that stops qualifying is an orphan',
     state: state({ sources: US_NOT_COPIED, copies: [orphaned(usCopyV1, NOW - 1000)] }),
     want: expectPlan({ wanted: ['team-a-us-icr-io'], requeueAfterMs: GRACE - 1000 }),
   },
   {
-    name: 'TestSourceThatStoppedQualifyingLongAgoLosesItsCopy',
+    name: 'source that stopped qualifying long ago loses its copy',
     state: state({ sources: US_NOT_COPIED, copies: [orphaned(usCopyV1, NOW - GRACE - 1)] }),
     want: expectPlan({
       deletes: [{ op: 'delete', name: 'team-a-us-icr-io', resourceVersion: '7', reason: `source ${US_REF} gone for longer than the grace period` }],
     }),
   },
   {
-    name: 'TestCopyWithoutSourceAnnotationIsAnOrphanToo',
+    name: 'copy without source annotation is an orphan too',
     state: state({ sources: NO_SOURCES, copies: [withMeta(usCopyV1, { annotations: { [ORPHANED_SINCE_ANNOTATION]: new Date(NOW - GRACE).toISOString() } })] }),
     want: expectPlan({
       deletes: [{ op: 'delete', name: 'team-a-us-icr-io', resourceVersion: '7', reason: 'source (unknown) gone for longer than the grace period' }],
     }),
   },
   {
-    name: 'TestSeveralOrphansRequeueAtTheEarliestEnd',
+    name: 'several orphans requeue at the earliest end',
     state: state({
       sources: NO_SOURCES,
       copies: [orphaned(storedCopy(only(sourcesOf(pullSecret('all-icr-io', ['icr.io']))), 'team-a', 'all-icr-io', '3'), NOW - 1000), orphaned(usCopyV1, NOW - 5000)],
@@ -299,29 +299,29 @@ const planCases: { name: string; state: NamespaceObservation; policy?: Partial<P
     want: expectPlan({ wanted: ['all-icr-io', 'team-a-us-icr-io'], requeueAfterMs: GRACE - 5000 }),
   },
   {
-    name: 'TestUnparsableSourceKeepsItsCopiesAsTheyAre',
+    name: 'unparsable source keeps its copies as they are',
     state: state({ sources: US_BROKEN, copies: [orphaned(usCopyV1, NOW - 10 * GRACE)] }),
     want: expectPlan({ wanted: ['team-a-us-icr-io'] }),
   },
   {
-    name: 'TestUnparsableSourceCreatesNothing',
+    name: 'unparsable source creates nothing',
     state: state({ sources: US_BROKEN }),
     want: expectPlan(),
   },
   {
-    name: 'TestSecretsWithoutOurLabelAreNeverDeleted',
+    name: 'secrets without our label are never deleted',
     state: state({ sources: NO_SOURCES, copies: [secret('team-a-us-icr-io', DOCKER_CONFIG_JSON, {}, { namespace: 'team-a' })] }),
     want: expectPlan(),
   },
   // Namespaces that get no copies: ours removed.
   ...(
     [
-      { name: 'TestKubeSystemLosesOurCopies', ns: namespace('kube-system'), reason: 'excluded' },
-      { name: 'TestKubePublicLosesOurCopies', ns: namespace('kube-public'), reason: 'excluded' },
-      { name: 'TestKubeNodeLeaseLosesOurCopies', ns: namespace('kube-node-lease'), reason: 'excluded' },
-      { name: 'TestExcludedGlobLosesOurCopies', ns: namespace('sandbox-1'), reason: 'excluded', policy: { excludeNamespaces: ['sandbox-*'] } },
-      { name: 'TestNamespaceOutsideSelectorLosesOurCopies', ns: namespace('team-a'), reason: 'not-selected', policy: { namespaceSelector: parseSelector('pullsecrets=on') } },
-      { name: 'TestOptedOutNamespaceLosesOurCopies', ns: namespace('team-a', { annotations: optedOut }), reason: 'opted-out' },
+      { name: 'kube system loses our copies', ns: namespace('kube-system'), reason: 'excluded' },
+      { name: 'kube public loses our copies', ns: namespace('kube-public'), reason: 'excluded' },
+      { name: 'kube node lease loses our copies', ns: namespace('kube-node-lease'), reason: 'excluded' },
+      { name: 'excluded glob loses our copies', ns: namespace('sandbox-1'), reason: 'excluded', policy: { excludeNamespaces: ['sandbox-*'] } },
+      { name: 'namespace outside selector loses our copies', ns: namespace('team-a'), reason: 'not-selected', policy: { namespaceSelector: parseSelector('pullsecrets=on') } },
+      { name: 'opted out namespace loses our copies', ns: namespace('team-a', { annotations: optedOut }), reason: 'opted-out' },
     ] as const
   ).map((c) => ({
     name: c.name,
@@ -341,22 +341,22 @@ const planCases: { name: string; state: NamespaceObservation; policy?: Partial<P
   })),
   // Namespaces that get no writes at all.
   {
-    name: 'TestTerminatingNamespaceGetsNoWrites',
+    name: 'terminating namespace gets no writes',
     state: state({ namespace: namespace('team-a', { terminating: 'deletionTimestamp' }), sources: US_V2, copies: [usCopyV1, storedCopy(FIXTURES.valid[0]!, 'team-a', 'all-icr-io')] }),
     want: expectPlan({ verdict: { kind: 'hands-off', reason: 'terminating' } }),
   },
   {
-    name: 'TestTerminatingPhaseNamespaceGetsNoWrites',
+    name: 'terminating phase namespace gets no writes',
     state: state({ namespace: namespace('team-a', { terminating: 'phase' }) }),
     want: expectPlan({ verdict: { kind: 'hands-off', reason: 'terminating' } }),
   },
   {
-    name: 'TestGoneNamespaceGetsNoWrites',
+    name: 'gone namespace gets no writes',
     state: state({ namespace: undefined, copies: [usCopyV1] }),
     want: expectPlan({ verdict: { kind: 'hands-off', reason: 'gone' } }),
   },
   {
-    name: 'TestSourceNamespaceGetsNoCopies',
+    name: 'source namespace gets no copies',
     state: state({ namespace: namespace('default') }),
     want: expectPlan({ verdict: { kind: 'hands-off', reason: 'source-namespace' } }),
   },
@@ -370,7 +370,7 @@ for (const c of planCases) {
 
 // The source namespace is hands-off: it holds the real IBM secrets, so the operator never writes
 // there, not even to remove something that carries its label.
-test('planNamespace: TestSourceNamespaceIsNeverWrittenEvenWithOurLabelThere', () => {
+test('planNamespace: source namespace is never written even with our label there', () => {
   const leftover = storedCopy(FIXTURES.valid[0]!, 'default', 'all-icr-io', '9');
   leftover.metadata.annotations = { [SOURCE_ANNOTATION]: 'ibm-secrets/all-icr-io' };
   const plan = planNamespace(state({ namespace: namespace('default'), sources: NO_SOURCES, copies: [leftover] }), P);
@@ -379,7 +379,7 @@ test('planNamespace: TestSourceNamespaceIsNeverWrittenEvenWithOurLabelThere', ()
   assert.deepEqual(plan.upserts, []);
 });
 
-test('planServiceAccounts: TestSourceNamespaceServiceAccountsAreNeverWritten', () => {
+test('planServiceAccounts: source namespace ServiceAccounts are never written', () => {
   const verdict = planNamespace(state({ namespace: namespace('default') }), P).verdict;
   const sa = serviceAccount('default', ['mine', 'all-icr-io'], { namespace: 'default', added: 'all-icr-io' });
   assert.deepEqual(planServiceAccounts(verdict, [sa], [], P), []);
@@ -402,7 +402,7 @@ interface SaCase {
 
 const saCases: SaCase[] = [
   {
-    name: 'TestAddsEveryCopyToEveryServiceAccount',
+    name: 'adds every copy to every ServiceAccount',
     verdict: TARGET,
     serviceAccounts: [serviceAccount('default', undefined, { resourceVersion: '10' }), serviceAccount('builder', [], { resourceVersion: '11' })],
     wanted: COPY_NAMES,
@@ -412,14 +412,14 @@ const saCases: SaCase[] = [
     ],
   },
   {
-    name: 'TestDoNothingWhenServiceAccountsAreInSync',
+    name: 'do nothing when ServiceAccounts are in sync',
     verdict: TARGET,
     serviceAccounts: [serviceAccount('default', COPY_NAMES, { added: ALL_ADDED }), serviceAccount('builder', ['mine', ...COPY_NAMES], { added: ALL_ADDED })],
     wanted: COPY_NAMES,
     want: [],
   },
   {
-    name: 'TestEntriesNotOursStayInPlaceAndOursAreAppended',
+    name: 'entries not ours stay in place and ours are appended',
     verdict: TARGET,
     serviceAccounts: [serviceAccount('default', ['z-mine', 'all-icr-io', 'a-mine'], { added: 'all-icr-io' })],
     wanted: ['all-icr-io', 'team-a-us-icr-io'],
@@ -432,14 +432,14 @@ const saCases: SaCase[] = [
     ],
   },
   {
-    name: 'TestNothingIsDuplicated',
+    name: 'nothing is duplicated',
     verdict: TARGET,
     serviceAccounts: [serviceAccount('default', ['team-a-us-icr-io'])],
     wanted: ['team-a-us-icr-io', 'all-icr-io', 'all-icr-io'],
     want: [{ name: 'default', resourceVersion: '1', change: { imagePullSecrets: [{ name: 'team-a-us-icr-io' }, { name: 'all-icr-io' }], added: 'all-icr-io' } }],
   },
   {
-    name: 'TestOptedOutServiceAccountLosesOurEntriesOnly',
+    name: 'opted out ServiceAccount loses our entries only',
     verdict: TARGET,
     serviceAccounts: [
       serviceAccount('default', ['all-icr-io', 'mine', 'team-a-us-icr-io'], { added: 'all-icr-io,team-a-us-icr-io', annotations: optedOut }),
@@ -449,14 +449,14 @@ const saCases: SaCase[] = [
     want: [{ name: 'default', resourceVersion: '1', change: { imagePullSecrets: [{ name: 'mine' }], added: null } }],
   },
   {
-    name: 'TestOptedOutServiceAccountGetsNothing',
+    name: 'opted out ServiceAccount gets nothing',
     verdict: TARGET,
     serviceAccounts: [serviceAccount('default', ['mine'], { annotations: optedOut })],
     wanted: ['all-icr-io'],
     want: [],
   },
   {
-    name: 'TestOnlyConfiguredServiceAccountsGetOurs',
+    name: 'only configured ServiceAccounts get ours',
     verdict: TARGET,
     policy: { serviceAccounts: ['default'] },
     serviceAccounts: [serviceAccount('default', []), serviceAccount('builder', ['all-icr-io'], { added: 'all-icr-io' })],
@@ -467,7 +467,7 @@ const saCases: SaCase[] = [
     ],
   },
   {
-    name: 'TestHandAddedEntryWithCopyNameIsNeverRemoved',
+    name: 'hand added entry with copy name is never removed',
     verdict: { kind: 'cleanup', reason: 'opted-out' },
     serviceAccounts: [serviceAccount('default', ['team-a-us-icr-io', 'all-icr-io'], { added: 'all-icr-io' })],
     wanted: ['all-icr-io', 'team-a-us-icr-io'],
@@ -475,7 +475,7 @@ const saCases: SaCase[] = [
   },
   ...(['excluded', 'not-selected', 'opted-out'] as const).map(
     (reason): SaCase => ({
-      name: `TestCleanupNamespace_${reason}_RemovesOursFromEveryServiceAccount`,
+      name: `a namespace to clean up (${reason}) loses ours from every ServiceAccount`,
       verdict: { kind: 'cleanup', reason },
       serviceAccounts: [serviceAccount('default', ['mine', 'all-icr-io'], { added: 'all-icr-io' }), serviceAccount('builder', ['other'])],
       wanted: ['all-icr-io'],
@@ -484,7 +484,7 @@ const saCases: SaCase[] = [
   ),
   ...(['terminating', 'gone', 'source-namespace'] as const).map(
     (reason): SaCase => ({
-      name: `TestHandsOffNamespace_${reason}_WritesNoServiceAccount`,
+      name: `a hands-off namespace (${reason}) writes no ServiceAccount`,
       verdict: { kind: 'hands-off', reason },
       serviceAccounts: [serviceAccount('default', ['stale'], { added: 'stale' }), serviceAccount('builder', [])],
       wanted: ['all-icr-io'],
@@ -492,7 +492,7 @@ const saCases: SaCase[] = [
     }),
   ),
   {
-    name: 'TestServiceAccountBeingDeletedIsLeftAlone',
+    name: 'ServiceAccount being deleted is left alone',
     verdict: TARGET,
     serviceAccounts: [serviceAccount('default', [], { deleting: true })],
     wanted: ['all-icr-io'],
@@ -518,7 +518,7 @@ interface FlowCase {
 
 const flowCases: FlowCase[] = [
   {
-    name: 'TestDoNothingInSteadyState',
+    name: 'do nothing in steady state',
     state: state({
       copies: fixtureCopies(),
       serviceAccounts: [serviceAccount('default', COPY_NAMES, { added: ALL_ADDED }), serviceAccount('builder', ['own', ...COPY_NAMES], { added: ALL_ADDED })],
@@ -526,7 +526,7 @@ const flowCases: FlowCase[] = [
     want: { upserts: [], deletes: [], serviceAccounts: [] },
   },
   {
-    name: 'TestDoNothingInSteadyStateWithUnparsableSource',
+    name: 'do nothing in steady state with unparsable source',
     state: state({
       sources: US_BROKEN,
       copies: [usCopyV1],
@@ -535,7 +535,7 @@ const flowCases: FlowCase[] = [
     want: { upserts: [], deletes: [], serviceAccounts: [] },
   },
   {
-    name: 'TestForeignSecretIsNotPutOnServiceAccounts',
+    name: 'foreign secret is not put on ServiceAccounts',
     state: state({
       sources: US_V1,
       foreign: new Set(['team-a-us-icr-io']),
@@ -548,7 +548,7 @@ const flowCases: FlowCase[] = [
     },
   },
   {
-    name: 'TestOrphanPastGraceLeavesServiceAccountsAndIsDeleted',
+    name: 'orphan past grace leaves ServiceAccounts and is deleted',
     state: state({
       sources: NO_SOURCES,
       copies: [orphaned(usCopyV1, NOW - GRACE)],
@@ -561,7 +561,7 @@ const flowCases: FlowCase[] = [
     },
   },
   {
-    name: 'TestOrphanWithinGraceStaysOnServiceAccounts',
+    name: 'orphan within grace stays on ServiceAccounts',
     state: state({
       sources: NO_SOURCES,
       copies: [orphaned(usCopyV1, NOW - 1)],
@@ -570,7 +570,7 @@ const flowCases: FlowCase[] = [
     want: { upserts: [], deletes: [], serviceAccounts: [] },
   },
   {
-    name: 'TestOptedOutNamespaceLosesCopiesAndEntries',
+    name: 'opted out namespace loses copies and entries',
     state: state({
       namespace: namespace('team-a', { annotations: optedOut }),
       copies: [usCopyV1],
@@ -583,7 +583,7 @@ const flowCases: FlowCase[] = [
     },
   },
   {
-    name: 'TestTerminatingNamespaceGetsNoWritesAtAll',
+    name: 'terminating namespace gets no writes at all',
     state: state({
       namespace: namespace('team-a', { terminating: 'deletionTimestamp' }),
       copies: [usCopyV1],
@@ -605,7 +605,7 @@ for (const c of flowCases) {
 
 // A copy whose source still exists but maps to another name (hand-labelled, or its name edited)
 // is a stray: it gets a grace clock of its own, which a present source cannot keep resetting.
-test('planNamespace: TestStrayCopyOfAPresentSourceRunsItsOwnGraceClock', () => {
+test('planNamespace: stray copy of a present source runs its own grace clock', () => {
   const stray = storedCopy(only(US_V1), 'team-a', 'stray-us', '5');
   const fresh = planNamespace(state({ sources: US_V1, copies: [stray] }), P);
   assert.ok(fresh.wanted.includes('stray-us'), 'kept on ServiceAccounts during the grace period');

@@ -31,7 +31,7 @@ const add = (s: ServiceAccountLike): PullSecretsChange | null => pullSecretsChan
 /** Patches `s` with add(s), recomputing add() after a conflict, as the reconciler does. */
 const patch = (kube: ReturnType<typeof fake>['kube'], s: ServiceAccountLike, hooks?: PatchHooks, maxAttempts?: number) => patchPullSecrets(kube, s.metadata, add(s), add, hooks, maxAttempts);
 
-test('patchPullSecrets: TestWritesWithTheResourceVersionItComputedFrom', async () => {
+test('patchPullSecrets: writes with the resourceVersion it computed from', async () => {
   const f = fake([undefined], []);
   const r = await patch(f.kube, sa('5', ['mine']));
   assert.equal(r?.attempts, 1);
@@ -39,7 +39,7 @@ test('patchPullSecrets: TestWritesWithTheResourceVersionItComputedFrom', async (
   assert.deepEqual(f.patches[0]?.change.imagePullSecrets, [{ name: 'mine' }, { name: 'all-icr-io' }]);
 });
 
-test('patchPullSecrets: TestConflictRereadsAndRecomputesKeepingTheOtherWritersEntry', async () => {
+test('patchPullSecrets: conflict rereads and recomputes keeping the other writers entry', async () => {
   const f = fake([conflict, undefined], [sa('7', ['mine', 'theirs'])]);
   const r = await patch(f.kube, sa('5', ['mine']));
   assert.equal(r?.attempts, 2);
@@ -47,19 +47,19 @@ test('patchPullSecrets: TestConflictRereadsAndRecomputesKeepingTheOtherWritersEn
   assert.deepEqual(f.patches[1]?.change.imagePullSecrets, [{ name: 'mine' }, { name: 'theirs' }, { name: 'all-icr-io' }]);
 });
 
-test('patchPullSecrets: TestNothingToWriteAfterTheRereadWritesNothing', async () => {
+test('patchPullSecrets: nothing to write after the reread writes nothing', async () => {
   const done = { ...sa('8', ['mine', 'all-icr-io']), metadata: { ...sa('8', []).metadata, annotations: { 'pullsecret-operator.io/added-pull-secrets': 'all-icr-io' } } };
   const f = fake([conflict], [done]);
   assert.equal(await patch(f.kube, sa('5', ['mine'])), null);
   assert.equal(f.patches.length, 1);
 });
 
-test('patchPullSecrets: TestAServiceAccountDeletedMeanwhileIsNotAnError', async () => {
+test('patchPullSecrets: a ServiceAccount deleted meanwhile is not an error', async () => {
   assert.equal(await patch(fake([new KubeError('NotFound', 404, 'gone')], []).kube, sa('5', [])), null);
   assert.equal(await patch(fake([conflict], [undefined]).kube, sa('5', [])), null);
 });
 
-test('patchPullSecrets: TestGivesUpAfterMaxAttemptsAndOnOtherErrors', async () => {
+test('patchPullSecrets: gives up after max attempts and on other errors', async () => {
   const many = fake([conflict, conflict, conflict], [sa('6', []), sa('7', [])]);
   await assert.rejects(patch(many.kube, sa('5', []), {}, 3), /conflict/);
   assert.equal(many.patches.length, 3);
@@ -68,7 +68,7 @@ test('patchPullSecrets: TestGivesUpAfterMaxAttemptsAndOnOtherErrors', async () =
   assert.equal(denied.patches.length, 1);
 });
 
-test('patchPullSecrets: TestHooksSeeEveryAttempt', async () => {
+test('patchPullSecrets: hooks see every attempt', async () => {
   const seen: string[] = [];
   const f = fake([conflict, undefined], [sa('7', [])]);
   await patch(f.kube, sa('5', []), {

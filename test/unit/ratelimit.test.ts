@@ -30,13 +30,13 @@ describe('TokenBucket', () => {
 describe('parseRetryAfter', () => {
   const now = Date.parse('2026-12-01T00:00:00Z');
   const cases: { name: string; value: string | undefined; want: number | undefined }[] = [
-    { name: 'TestSeconds', value: '1', want: 1000 },
-    { name: 'TestZero', value: '0', want: 0 },
-    { name: 'TestHttpDate', value: 'Tue, 01 Dec 2026 00:00:05 GMT', want: 5000 },
-    { name: 'TestDateInThePast', value: 'Mon, 30 Nov 2026 23:00:00 GMT', want: 0 },
-    { name: 'TestCapped', value: '86400', want: 60_000 },
-    { name: 'TestAbsent', value: undefined, want: undefined },
-    { name: 'TestGarbage', value: 'soon', want: undefined },
+    { name: 'seconds', value: '1', want: 1000 },
+    { name: 'zero', value: '0', want: 0 },
+    { name: 'HTTP date', value: 'Tue, 01 Dec 2026 00:00:05 GMT', want: 5000 },
+    { name: 'date in the past', value: 'Mon, 30 Nov 2026 23:00:00 GMT', want: 0 },
+    { name: 'capped', value: '86400', want: 60_000 },
+    { name: 'absent', value: undefined, want: undefined },
+    { name: 'garbage', value: 'soon', want: undefined },
   ];
   for (const c of cases) it(c.name, () => assert.equal(parseRetryAfter(c.value, now), c.want));
 });

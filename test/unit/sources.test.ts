@@ -15,18 +15,18 @@ import type { SecretLike } from '../../src/domain/types.js';
 import { b64, fixtureSecret, fixtureSecrets, pullSecret, secret } from './helpers.js';
 
 const hostCases: { name: string; key: string; want: string }[] = [
-  { name: 'TestBareHost', key: 'us.icr.io', want: 'us.icr.io' },
-  { name: 'TestDockerHubUrl', key: 'https://index.docker.io/v1/', want: 'index.docker.io' },
-  { name: 'TestHttpSchemeIsDropped', key: 'http://registry.ng.bluemix.net', want: 'registry.ng.bluemix.net' },
-  { name: 'TestPortIsDropped', key: 'us.icr.io:443', want: 'us.icr.io' },
-  { name: 'TestUrlWithPortAndPath', key: 'https://de.icr.io:5000/v2/', want: 'de.icr.io' },
-  { name: 'TestUppercaseIsLowered', key: 'HTTPS://US.ICR.IO/V1/', want: 'us.icr.io' },
-  { name: 'TestSurroundingSpaceIsTrimmed', key: '  icr.io  ', want: 'icr.io' },
-  { name: 'TestHostWithPath', key: 'uk.icr.io/my-namespace', want: 'uk.icr.io' },
-  { name: 'TestLocalhostWithPort', key: 'localhost:5000', want: 'localhost' },
+  { name: 'bare host', key: 'us.icr.io', want: 'us.icr.io' },
+  { name: 'docker hub URL', key: 'https://index.docker.io/v1/', want: 'index.docker.io' },
+  { name: 'HTTP scheme is dropped', key: 'http://registry.ng.bluemix.net', want: 'registry.ng.bluemix.net' },
+  { name: 'port is dropped', key: 'us.icr.io:443', want: 'us.icr.io' },
+  { name: 'URL with port and path', key: 'https://de.icr.io:5000/v2/', want: 'de.icr.io' },
+  { name: 'uppercase is lowered', key: 'HTTPS://US.ICR.IO/V1/', want: 'us.icr.io' },
+  { name: 'surrounding space is trimmed', key: '  icr.io  ', want: 'icr.io' },
+  { name: 'host with path', key: 'uk.icr.io/my-namespace', want: 'uk.icr.io' },
+  { name: 'localhost with port', key: 'localhost:5000', want: 'localhost' },
   // kubelet parses keys with url.Parse("https://" + key): a query or a fragment is not part of the host.
-  { name: 'TestQueryIsNotPartOfHost', key: 'evil.example?.icr.io', want: 'evil.example' },
-  { name: 'TestFragmentIsNotPartOfHost', key: 'https://evil.example#.icr.io', want: 'evil.example' },
+  { name: 'query is not part of host', key: 'evil.example?.icr.io', want: 'evil.example' },
+  { name: 'fragment is not part of host', key: 'https://evil.example#.icr.io', want: 'evil.example' },
 ];
 
 for (const c of hostCases) {
@@ -35,7 +35,7 @@ for (const c of hostCases) {
   });
 }
 
-test('parseRegistries: TestFixtureAllIcrIoListsEveryIcrDomain', () => {
+test('parseRegistries: fixture all-icr-io lists every icr domain', () => {
   assert.deepEqual(parseRegistries(fixtureSecret('all-icr-io')), {
     hosts: [
       'icr.io',
@@ -63,13 +63,13 @@ test('parseRegistries: TestFixtureAllIcrIoListsEveryIcrDomain', () => {
 });
 
 const fixtureCases: { name: string; secret: string; want: Classification['kind']; hosts?: string[] }[] = [
-  { name: 'TestAllIcrIoIsSource', secret: 'all-icr-io', want: 'source' },
-  { name: 'TestDefaultIcrIoIsSource', secret: 'default-icr-io', want: 'source', hosts: ['icr.io'] },
-  { name: 'TestDefaultUsIcrIoIsSource', secret: 'default-us-icr-io', want: 'source', hosts: ['us.icr.io'] },
-  { name: 'TestDefaultUkIcrIoIsSource', secret: 'default-uk-icr-io', want: 'source', hosts: ['uk.icr.io'] },
-  { name: 'TestLegacyBluemixDockercfgIsSource', secret: 'bluemix-default-secret-regional', want: 'source', hosts: ['registry.ng.bluemix.net'] },
-  { name: 'TestDockerHubPullSecretIsIgnored', secret: 'dockerhub-creds', want: 'ignored' },
-  { name: 'TestOpaqueSecretIsIgnored', secret: 'app-config', want: 'ignored' },
+  { name: 'all-icr-io is source', secret: 'all-icr-io', want: 'source' },
+  { name: 'default icr.io is source', secret: 'default-icr-io', want: 'source', hosts: ['icr.io'] },
+  { name: 'default us icr.io is source', secret: 'default-us-icr-io', want: 'source', hosts: ['us.icr.io'] },
+  { name: 'default uk icr.io is source', secret: 'default-uk-icr-io', want: 'source', hosts: ['uk.icr.io'] },
+  { name: 'legacy bluemix dockercfg is source', secret: 'bluemix-default-secret-regional', want: 'source', hosts: ['registry.ng.bluemix.net'] },
+  { name: 'docker hub pull secret is ignored', secret: 'dockerhub-creds', want: 'ignored' },
+  { name: 'opaque secret is ignored', secret: 'app-config', want: 'ignored' },
 ];
 
 for (const c of fixtureCases) {
@@ -80,7 +80,7 @@ for (const c of fixtureCases) {
   });
 }
 
-test('classifySource fixture: TestEveryFixtureSecretIsCovered', () => {
+test('classifySource fixture: every fixture secret is covered', () => {
   assert.deepEqual(
     fixtureSecrets().map((s) => s.metadata.name).sort(),
     fixtureCases.map((c) => c.secret).sort(),
@@ -94,76 +94,76 @@ const cfg = (text: string): SecretLike => secret('s', DOCKER_CFG, { '.dockercfg'
 
 const classifyCases: { name: string; secret: SecretLike; hosts?: readonly string[]; want: Classification }[] = [
   // Hosts.
-  { name: 'TestApexIcrIoIsSource', secret: pullSecret('s', ['icr.io']), want: { kind: 'source', hosts: ['icr.io'] } },
-  { name: 'TestPrivateRegionalIcrIsSource', secret: pullSecret('s', ['private.us.icr.io']), want: { kind: 'source', hosts: ['private.us.icr.io'] } },
-  { name: 'TestLegacyRegistryBluemixIsSource', secret: pullSecret('s', ['registry.bluemix.net']), want: { kind: 'source', hosts: ['registry.bluemix.net'] } },
-  { name: 'TestLegacyRegionalBluemixIsSource', secret: pullSecret('s', ['registry.eu-de.bluemix.net']), want: { kind: 'source', hosts: ['registry.eu-de.bluemix.net'] } },
-  { name: 'TestUrlKeyWithPortIsSource', secret: pullSecret('s', ['https://US.ICR.IO:443/v2/']), want: { kind: 'source', hosts: ['us.icr.io'] } },
-  { name: 'TestDockercfgIcrIsSource', secret: pullSecret('s', ['us.icr.io'], { type: DOCKER_CFG }), want: { kind: 'source', hosts: ['us.icr.io'] } },
+  { name: 'apex icr.io is source', secret: pullSecret('s', ['icr.io']), want: { kind: 'source', hosts: ['icr.io'] } },
+  { name: 'private regional icr is source', secret: pullSecret('s', ['private.us.icr.io']), want: { kind: 'source', hosts: ['private.us.icr.io'] } },
+  { name: 'legacy registry bluemix is source', secret: pullSecret('s', ['registry.bluemix.net']), want: { kind: 'source', hosts: ['registry.bluemix.net'] } },
+  { name: 'legacy regional bluemix is source', secret: pullSecret('s', ['registry.eu-de.bluemix.net']), want: { kind: 'source', hosts: ['registry.eu-de.bluemix.net'] } },
+  { name: 'URL key with port is source', secret: pullSecret('s', ['https://US.ICR.IO:443/v2/']), want: { kind: 'source', hosts: ['us.icr.io'] } },
+  { name: 'dockercfg icr is source', secret: pullSecret('s', ['us.icr.io'], { type: DOCKER_CFG }), want: { kind: 'source', hosts: ['us.icr.io'] } },
   {
-    name: 'TestOneNonIbmHostMakesItIgnored',
+    name: 'one non IBM host makes it ignored',
     secret: pullSecret('s', ['us.icr.io', 'docker.io']),
     want: { kind: 'ignored', reason: 'has registry hosts outside the configured list: docker.io' },
   },
   {
-    name: 'TestLookalikeHostIsIgnored',
+    name: 'lookalike host is ignored',
     secret: pullSecret('s', ['icr.io.evil.example']),
     want: { kind: 'ignored', reason: 'has registry hosts outside the configured list: icr.io.evil.example' },
   },
   {
-    name: 'TestBluemixNonRegistryHostIsIgnored',
+    name: 'bluemix non registry host is ignored',
     secret: pullSecret('s', ['api.ng.bluemix.net']),
     want: { kind: 'ignored', reason: 'has registry hosts outside the configured list: api.ng.bluemix.net' },
   },
   {
     // kubelet reads the host of this key as evil.example and would send the credentials there.
-    name: 'TestKeyWithQueryEndingInIcrIsNotSource',
+    name: 'key with query ending in icr is not source',
     secret: pullSecret('s', ['evil.example?.icr.io']),
     want: { kind: 'ignored', reason: 'has registry hosts outside the configured list: evil.example' },
   },
   // Configured hosts.
   {
-    name: 'TestConfiguredHostsReplaceDefaults',
+    name: 'configured hosts replace defaults',
     secret: pullSecret('s', ['us.icr.io']),
     hosts: ['quay.io'],
     want: { kind: 'ignored', reason: 'has registry hosts outside the configured list: us.icr.io' },
   },
-  { name: 'TestConfiguredHostIsSource', secret: pullSecret('s', ['quay.io']), hosts: ['quay.io'], want: { kind: 'source', hosts: ['quay.io'] } },
-  { name: 'TestConfiguredPatternIsCaseInsensitive', secret: pullSecret('s', ['Registry.Corp.Example']), hosts: ['*.CORP.example'], want: { kind: 'source', hosts: ['registry.corp.example'] } },
+  { name: 'configured host is source', secret: pullSecret('s', ['quay.io']), hosts: ['quay.io'], want: { kind: 'source', hosts: ['quay.io'] } },
+  { name: 'configured pattern is case insensitive', secret: pullSecret('s', ['Registry.Corp.Example']), hosts: ['*.CORP.example'], want: { kind: 'source', hosts: ['registry.corp.example'] } },
   // The copy label.
-  { name: 'TestCopyTrueMakesDockerHubSecretSource', secret: pullSecret('s', ['https://index.docker.io/v1/'], { labels: copyTrue }), want: { kind: 'source', hosts: ['index.docker.io'] } },
-  { name: 'TestCopyFalseNeverSource', secret: pullSecret('s', ['us.icr.io'], { labels: copyFalse }), want: { kind: 'ignored', reason: `labelled ${COPY_LABEL}=false` } },
+  { name: 'copy true makes docker hub secret source', secret: pullSecret('s', ['https://index.docker.io/v1/'], { labels: copyTrue }), want: { kind: 'source', hosts: ['index.docker.io'] } },
+  { name: 'copy false never source', secret: pullSecret('s', ['us.icr.io'], { labels: copyFalse }), want: { kind: 'ignored', reason: `labelled ${COPY_LABEL}=false` } },
   {
-    name: 'TestCopyFalseOnGarbageIsIgnoredNotInvalid',
+    name: 'copy false on garbage is ignored not invalid',
     secret: secret('s', DOCKER_CONFIG_JSON, { '.dockerconfigjson': '%%%' }, { labels: copyFalse }),
     want: { kind: 'ignored', reason: `labelled ${COPY_LABEL}=false` },
   },
   {
-    name: 'TestCopyTrueOnOpaqueIsInvalid',
+    name: 'copy true on opaque is invalid',
     secret: secret('s', 'Opaque', { token: b64('x') }, { labels: copyTrue }),
     want: { kind: 'invalid', reason: `labelled ${COPY_LABEL}=true but its type "Opaque" is not a pull secret type` },
   },
-  { name: 'TestCopyTrueOnGarbageIsInvalid', secret: secret('s', DOCKER_CONFIG_JSON, { '.dockerconfigjson': '%%%' }, { labels: copyTrue }), want: { kind: 'invalid', reason: '".dockerconfigjson" is not base64-encoded JSON' } },
-  { name: 'TestOtherCopyLabelValueIsIgnoredForHosts', secret: pullSecret('s', ['docker.io'], { labels: { [COPY_LABEL]: 'yes' } }), want: { kind: 'ignored', reason: 'has registry hosts outside the configured list: docker.io' } },
+  { name: 'copy true on garbage is invalid', secret: secret('s', DOCKER_CONFIG_JSON, { '.dockerconfigjson': '%%%' }, { labels: copyTrue }), want: { kind: 'invalid', reason: '".dockerconfigjson" is not base64-encoded JSON' } },
+  { name: 'other copy label value is ignored for hosts', secret: pullSecret('s', ['docker.io'], { labels: { [COPY_LABEL]: 'yes' } }), want: { kind: 'ignored', reason: 'has registry hosts outside the configured list: docker.io' } },
   // Types.
-  { name: 'TestOpaqueIsIgnored', secret: secret('s', 'Opaque', { token: b64('x') }), want: { kind: 'ignored', reason: 'not a pull secret' } },
-  { name: 'TestMissingTypeIsIgnored', secret: secret('s', undefined, { token: b64('x') }), want: { kind: 'ignored', reason: 'not a pull secret' } },
-  { name: 'TestServiceAccountTokenIsIgnored', secret: secret('s', 'kubernetes.io/service-account-token', {}), want: { kind: 'ignored', reason: 'not a pull secret' } },
+  { name: 'opaque is ignored', secret: secret('s', 'Opaque', { token: b64('x') }), want: { kind: 'ignored', reason: 'not a pull secret' } },
+  { name: 'missing type is ignored', secret: secret('s', undefined, { token: b64('x') }), want: { kind: 'ignored', reason: 'not a pull secret' } },
+  { name: 'ServiceAccount token is ignored', secret: secret('s', 'kubernetes.io/service-account-token', {}), want: { kind: 'ignored', reason: 'not a pull secret' } },
   // Data that does not parse.
-  { name: 'TestGarbageBase64IsInvalid', secret: secret('s', DOCKER_CONFIG_JSON, { '.dockerconfigjson': '!!not base64!!' }), want: { kind: 'invalid', reason: '".dockerconfigjson" is not base64-encoded JSON' } },
-  { name: 'TestBase64OfNonJsonIsInvalid', secret: cfgJson('{"auths": '), want: { kind: 'invalid', reason: '".dockerconfigjson" is not base64-encoded JSON' } },
-  { name: 'TestJsonArrayIsInvalid', secret: cfgJson('[]'), want: { kind: 'invalid', reason: '".dockerconfigjson" is not a JSON object' } },
-  { name: 'TestJsonNullIsInvalid', secret: cfgJson('null'), want: { kind: 'invalid', reason: '".dockerconfigjson" is not a JSON object' } },
-  { name: 'TestNoAuthsIsInvalid', secret: cfgJson('{}'), want: { kind: 'invalid', reason: '".dockerconfigjson" has no "auths" object' } },
-  { name: 'TestAuthsNotObjectIsInvalid', secret: cfgJson('{"auths":["icr.io"]}'), want: { kind: 'invalid', reason: '".dockerconfigjson" has no "auths" object' } },
-  { name: 'TestEmptyAuthsIsInvalid', secret: cfgJson('{"auths":{}}'), want: { kind: 'invalid', reason: '".dockerconfigjson" lists no registry' } },
-  { name: 'TestEntryNotObjectIsInvalid', secret: cfgJson('{"auths":{"us.icr.io":"x"}}'), want: { kind: 'invalid', reason: 'the entry for registry "us.icr.io" is not an object' } },
-  { name: 'TestEmptyDockercfgIsInvalid', secret: cfg('{}'), want: { kind: 'invalid', reason: '".dockercfg" lists no registry' } },
-  { name: 'TestDockercfgGarbageIsInvalid', secret: secret('s', DOCKER_CFG, { '.dockercfg': 'garbage' }), want: { kind: 'invalid', reason: '".dockercfg" is not base64-encoded JSON' } },
-  { name: 'TestMissingKeyIsInvalid', secret: secret('s', DOCKER_CONFIG_JSON, { '.dockercfg': b64('{}') }), want: { kind: 'invalid', reason: 'data has no ".dockerconfigjson" key' } },
-  { name: 'TestEmptyValueIsInvalid', secret: secret('s', DOCKER_CONFIG_JSON, { '.dockerconfigjson': '' }), want: { kind: 'invalid', reason: 'data has no ".dockerconfigjson" key' } },
-  { name: 'TestNoDataIsInvalid', secret: secret('s', DOCKER_CFG, undefined), want: { kind: 'invalid', reason: 'data has no ".dockercfg" key' } },
-  { name: 'TestUnparsableDockerHubSecretIsInvalid', secret: secret('s', DOCKER_CONFIG_JSON, { '.dockerconfigjson': b64('not json') }), want: { kind: 'invalid', reason: '".dockerconfigjson" is not base64-encoded JSON' } },
+  { name: 'garbage base 64 is invalid', secret: secret('s', DOCKER_CONFIG_JSON, { '.dockerconfigjson': '!!not base64!!' }), want: { kind: 'invalid', reason: '".dockerconfigjson" is not base64-encoded JSON' } },
+  { name: 'base 64 of non JSON is invalid', secret: cfgJson('{"auths": '), want: { kind: 'invalid', reason: '".dockerconfigjson" is not base64-encoded JSON' } },
+  { name: 'JSON array is invalid', secret: cfgJson('[]'), want: { kind: 'invalid', reason: '".dockerconfigjson" is not a JSON object' } },
+  { name: 'JSON null is invalid', secret: cfgJson('null'), want: { kind: 'invalid', reason: '".dockerconfigjson" is not a JSON object' } },
+  { name: 'no auths is invalid', secret: cfgJson('{}'), want: { kind: 'invalid', reason: '".dockerconfigjson" has no "auths" object' } },
+  { name: 'auths not object is invalid', secret: cfgJson('{"auths":["icr.io"]}'), want: { kind: 'invalid', reason: '".dockerconfigjson" has no "auths" object' } },
+  { name: 'empty auths is invalid', secret: cfgJson('{"auths":{}}'), want: { kind: 'invalid', reason: '".dockerconfigjson" lists no registry' } },
+  { name: 'entry not object is invalid', secret: cfgJson('{"auths":{"us.icr.io":"x"}}'), want: { kind: 'invalid', reason: 'the entry for registry "us.icr.io" is not an object' } },
+  { name: 'empty dockercfg is invalid', secret: cfg('{}'), want: { kind: 'invalid', reason: '".dockercfg" lists no registry' } },
+  { name: 'dockercfg garbage is invalid', secret: secret('s', DOCKER_CFG, { '.dockercfg': 'garbage' }), want: { kind: 'invalid', reason: '".dockercfg" is not base64-encoded JSON' } },
+  { name: 'missing key is invalid', secret: secret('s', DOCKER_CONFIG_JSON, { '.dockercfg': b64('{}') }), want: { kind: 'invalid', reason: 'data has no ".dockerconfigjson" key' } },
+  { name: 'empty value is invalid', secret: secret('s', DOCKER_CONFIG_JSON, { '.dockerconfigjson': '' }), want: { kind: 'invalid', reason: 'data has no ".dockerconfigjson" key' } },
+  { name: 'no data is invalid', secret: secret('s', DOCKER_CFG, undefined), want: { kind: 'invalid', reason: 'data has no ".dockercfg" key' } },
+  { name: 'unparsable docker hub secret is invalid', secret: secret('s', DOCKER_CONFIG_JSON, { '.dockerconfigjson': b64('not json') }), want: { kind: 'invalid', reason: '".dockerconfigjson" is not base64-encoded JSON' } },
 ];
 
 for (const c of classifyCases) {
