@@ -7,14 +7,10 @@
  * (--webhook-url on 127.0.0.1, registered by the operator itself: nothing installed first).
  * Usage: npm run bench -- race [--trials 40] [--load 300]
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { AdmissionregistrationV1Api, CoreV1Api, KubeConfig } from '@kubernetes/client-node';
-import { startControlPlane } from '../test/harness/control-plane.js';
-import { applyIbmSecrets } from '../test/harness/fixtures.js';
+import { AdmissionregistrationV1Api } from '@kubernetes/client-node';
+import { withSeededPlane } from './bench-plane.js';
 import { freePort } from '../test/harness/kube.js';
 import { startOperator } from '../test/harness/operator.js';
 
@@ -24,13 +20,7 @@ export async function raceBench(argv: string[]): Promise<void> {
   const { values } = parseArgs({ args: argv, options: { trials: { type: 'string', default: '40' }, load: { type: 'string', default: '300' } } });
   const trials = Number(values.trials);
   const load = Number(values.load);
-  const dir = await mkdtemp(join(tmpdir(), 'pso-bench-race-'));
-  const plane = await startControlPlane({ dir, log: (m) => console.error(m) });
-  try {
-    const kc = new KubeConfig();
-    kc.loadFromFile(plane.kubeconfigPath);
-    const core = kc.makeApiClient(CoreV1Api);
-    await applyIbmSecrets(kc, 'default');
+  await withSeededPlane('pso-bench-race-', async ({ plane, kc, core }) => {
     let seq = 0;
 
     /** One trial: namespace, ServiceAccount, Pod back to back; true when the pod lists every copy. */
@@ -95,8 +85,5 @@ export async function raceBench(argv: string[]): Promise<void> {
         '',
       ].join('\n'),
     );
-  } finally {
-    await plane.stop();
-    await rm(dir, { recursive: true, force: true });
-  }
+  });
 }

@@ -14,13 +14,8 @@
  * time spent in the webhook itself.
  * Usage: npm run bench -- webhook [--creates 200] [--rounds 3]
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
-import { startControlPlane } from '../test/harness/control-plane.js';
-import { applyIbmSecrets } from '../test/harness/fixtures.js';
+import { withSeededPlane } from './bench-plane.js';
 import { freePort } from '../test/harness/kube.js';
 import { startOperator } from '../test/harness/operator.js';
 
@@ -55,13 +50,7 @@ export async function webhookBench(argv: string[]): Promise<void> {
   const { values } = parseArgs({ args: argv, options: { creates: { type: 'string', default: '200' }, rounds: { type: 'string', default: '3' } } });
   const creates = Number(values.creates);
   const rounds = Number(values.rounds);
-  const dir = await mkdtemp(join(tmpdir(), 'pso-bench-webhook-'));
-  const plane = await startControlPlane({ dir, log: (m) => console.error(m) });
-  try {
-    const kc = new KubeConfig();
-    kc.loadFromFile(plane.kubeconfigPath);
-    const core = kc.makeApiClient(CoreV1Api);
-    await applyIbmSecrets(kc, 'default');
+  await withSeededPlane('pso-bench-webhook-', async ({ plane, core }) => {
     const port = await freePort();
     const op = await startOperator({ kubeconfig: plane.kubeconfigPath, args: ['--log-level', 'info', '--webhook-url', `https://127.0.0.1:${port}`] });
     const target = 'bench-webhook';
@@ -157,8 +146,5 @@ export async function webhookBench(argv: string[]): Promise<void> {
       lines.push(row(r.round, `under load (${r.load.arrived} namespaces arrived)`, r.load));
     }
     process.stdout.write(`${lines.join('\n')}\n`);
-  } finally {
-    await plane.stop();
-    await rm(dir, { recursive: true, force: true });
-  }
+  });
 }

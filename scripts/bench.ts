@@ -17,17 +17,13 @@
  * churn, race or webhook) and links it from docs/benchmarks/README.md as the latest;
  * `--out PATH` writes the page elsewhere, `--out -` writes none (scripts/bench-record.ts).
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { CoreV1Api, KubeConfig, type V1Secret, Watch } from '@kubernetes/client-node';
-import { startControlPlane } from '../test/harness/control-plane.js';
+import { KubeConfig, type V1Secret, Watch } from '@kubernetes/client-node';
+import { withSeededPlane } from './bench-plane.js';
 import { churnBench, scaleBench } from './bench-scale.js';
 import { raceBench } from './bench-race.js';
 import { webhookBench } from './bench-webhook.js';
 import { recorded, takeOut } from './bench-record.js';
-import { applyIbmSecrets } from '../test/harness/fixtures.js';
 import { apiserverMetrics, apiserverWrites } from '../test/harness/kube.js';
 import { startOperator } from '../test/harness/operator.js';
 import { requestsByVerb } from '../test/harness/metrics.js';
@@ -50,13 +46,7 @@ async function requestsCounted(kc: KubeConfig): Promise<Record<string, number>> 
 }
 
 async function main(): Promise<void> {
-  const dir = await mkdtemp(join(tmpdir(), 'pso-bench-'));
-  const plane = await startControlPlane({ dir, log: (m) => console.error(m) });
-  try {
-    const kc = new KubeConfig();
-    kc.loadFromFile(plane.kubeconfigPath);
-    const core = kc.makeApiClient(CoreV1Api);
-    await applyIbmSecrets(kc, 'default');
+  await withSeededPlane('pso-bench-', async ({ plane, kc, core }) => {
     const op = await startOperator({ kubeconfig: plane.kubeconfigPath, args: ['--resync-period', '10s', '--log-level', 'info'] });
 
     // 1. New namespaces, one at a time.
@@ -128,10 +118,7 @@ async function main(): Promise<void> {
     console.log(`| rotation of one source -> updated in all ${N} namespaces | ${rotationMs.toFixed(0)} ms |`);
     console.log(`| API requests per new namespace on secrets, serviceaccounts and events, all clients (includes this benchmark's 2 WATCHes and kube-controller-manager's POST of the default ServiceAccount) | ${Object.entries(perNs).map(([v, n]) => `${v} ${n}`).join(', ')} |`);
     console.log(`| write requests in 31 s of idle with --resync-period 10s (3 resyncs) | ${idleWrites} |`);
-  } finally {
-    await plane.stop();
-    await rm(dir, { recursive: true, force: true });
-  }
+  });
 }
 
 const benches: Record<string, (argv: string[]) => Promise<void>> = { scale: scaleBench, churn: churnBench, race: raceBench, webhook: webhookBench };
