@@ -212,6 +212,19 @@ const attemptCases: AttemptCase[] = [
   },
 ];
 
+
+/** Replica a leads (its first attempt acquired the Lease), then b starts as its standby. */
+async function leaderAndStandby() {
+  const kube = new FakeLeases();
+  const clock = newClock();
+  const a = elector(kube, clock, 'a');
+  const ra = a.e.run();
+  await clock.advanceAndSettle(0);
+  const b = elector(kube, clock, 'b');
+  const rb = b.e.run();
+  return { kube, clock, a, ra, b, rb };
+}
+
 describe('LeaderElector.tryAcquireOrRenew', () => {
   for (const c of attemptCases) {
     it(c.name, async () => {
@@ -337,13 +350,7 @@ describe('LeaderElector.run', () => {
   });
 
   it('a standby takes over only after leaseDuration without an observed renewal (leader gone without releasing)', async () => {
-    const kube = new FakeLeases();
-    const clock = newClock();
-    const a = elector(kube, clock, 'a');
-    const ra = a.e.run();
-    await clock.advanceAndSettle(0);
-    const b = elector(kube, clock, 'b');
-    const rb = b.e.run();
+    const { kube, clock, a, ra, b, rb } = await leaderAndStandby();
     await clock.advanceAndSettle(RETRY_MS * 6);
     assert.deepEqual(b.rec.started, [], 'the standby waits while the leader renews');
     // The leader dies (no release): its last renewal is the last change the standby can see.
@@ -362,13 +369,7 @@ describe('LeaderElector.run', () => {
 
   for (const step of [3_600_000, -3_600_000]) {
     it(`a step of the wall clock (${step > 0 ? 'forward' : 'back'} an hour) neither ends a leadership nor lets a standby take over`, async () => {
-      const kube = new FakeLeases();
-      const clock = newClock();
-      const a = elector(kube, clock, 'a');
-      const ra = a.e.run();
-      await clock.advanceAndSettle(0);
-      const b = elector(kube, clock, 'b');
-      const rb = b.e.run();
+      const { kube, clock, a, ra, b, rb } = await leaderAndStandby();
       await clock.advanceAndSettle(RETRY_MS * 2);
       clock.wallStep = step; // NTP steps the clock of both replicas' node
       await clock.advanceAndSettle(LEASE_MS * 3);
@@ -383,13 +384,7 @@ describe('LeaderElector.run', () => {
   }
 
   it('releases the lease on stop (empty holder, 1s duration), so a standby takes over at its next attempt', async () => {
-    const kube = new FakeLeases();
-    const clock = newClock();
-    const a = elector(kube, clock, 'a');
-    const ra = a.e.run();
-    await clock.advanceAndSettle(0);
-    const b = elector(kube, clock, 'b');
-    const rb = b.e.run();
+    const { kube, clock, a, ra, b, rb } = await leaderAndStandby();
     await clock.advanceAndSettle(RETRY_MS * 3);
     const stoppedAt = clock.now();
     await a.e.stop({ release: true });
